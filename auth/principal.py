@@ -1,0 +1,31 @@
+"""Who is calling: the authenticated identity every resolver receives."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+ADMIN_ROLE = "admin"
+ALL_SCOPES = frozenset({"tasks:read", "tasks:write"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: uuid.UUID
+    subject: str
+    roles: tuple[str, ...] = ()
+    scopes: frozenset[str] = field(default=ALL_SCOPES)
+    via: str = "jwt"
+    expires_at: float | None = None
+    session_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ROLE in self.roles
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.subject}"

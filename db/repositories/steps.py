@@ -1,0 +1,93 @@
+"""Steps, logs and approval requests of tasks, including batch loads for DataLoaders."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ApprovalRequest, TaskLog, TaskStep
+
+Row = TypeVar("Row", TaskStep, TaskLog, ApprovalRequest)
+
+
+def _group(rows: Sequence[Row], task_ids: Sequence[uuid.UUID]) -> list[list[Row]]:
+    grouped: dict[uuid.UUID, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[row.task_id].append(row)
+    return [grouped.get(task_id, []) for task_id in task_ids]
+
+
+async def steps_by_task_ids(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID]
+) -> list[list[TaskStep]]:
+    result = await session.execute(
+        select(TaskStep).where(TaskStep.task_id.in_(task_ids)).order_by(TaskStep.position)
+    )
+    return _group(result.scalars().all(), task_ids)
+
+
+async def logs_by_task_ids(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID], *, limit_per_task: int = 500
+) -> list[list[TaskLog]]:
+    result = await session.execute(
+        select(TaskLog).where(TaskLog.task_id.in_(task_ids)).order_by(TaskLog.created_at)
+    )
+    return [rows[-limit_per_task:] for rows in _group(result.scalars().all(), task_ids)]
+
+
+async def approvals_by_task_ids(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID]
+) -> list[list[ApprovalRequest]]:
+    result = await session.execute(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.task_id.in_(task_ids))
+        .order_by(ApprovalRequest.created_at)
+    )
+    return _group(result.scalars().all(), task_ids)
+
+
+async def steps_of_task(session: AsyncSession, task_id: uuid.UUID) -> list[TaskStep]:
+    return (await steps_by_task_ids(session, [task_id]))[0]
+
+
+async def get_step(session: AsyncSession, step_id: uuid.UUID) -> TaskStep | None:
+    return await session.get(TaskStep, step_id)
+
+
+async def get_approval(session: AsyncSession, approval_id: uuid.UUID) -> ApprovalRequest | None:
+    result = await session.execute(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.id == approval_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def pending_approval_for_step(
+    session: AsyncSession, step_id: uuid.UUID
+) -> ApprovalRequest | None:
+    result = await session.execute(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.step_id == step_id, ApprovalRequest.status == "pending")
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def approvals_for_user(
+    session: AsyncSession, user_id: uuid.UUID | None, *, status: str | None, limit: int = 200
+) -> Sequence[ApprovalRequest]:
+    from db.models import Task
+
+    query = select(ApprovalRequest).join(Task, Task.id == ApprovalRequest.task_id)
+    if user_id is not None:
+        query = query.where(Task.user_id == user_id)
+    if status is not None:
+        query = query.where(ApprovalRequest.status == status)
+    result = await session.execute(query.order_by(ApprovalRequest.created_at.desc()).limit(limit))
+    return result.scalars().all()

@@ -1,0 +1,84 @@
+"""Approval decisions: one rule for a person's answer and for an expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from db.models import ApprovalRequest, utcnow
+from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
+from engine.journal import TaskTransaction, approval_snapshot, step_snapshot
+from subscriptions.envelope import EventType
+
+OnReject = Literal["skip", "cancel"]
+ON_REJECT_VALUES = ("skip", "cancel")
+ON_TIMEOUT_VALUES = ("reject", "cancel", "approve")
+
+
+def on_reject_policy(context: dict[str, Any]) -> OnReject:
+    policy = context.get("onReject", "skip")
+    return "cancel" if policy == "cancel" else "skip"
+
+
+async def record_decision(
+    tx: TaskTransaction,
+    approval: ApprovalRequest,
+    *,
+    status: Literal["approved", "modified", "rejected", "expired"],
+    decided_by: str,
+    message: str | None = None,
+    modified_parameters: dict[str, Any] | None = None,
+    decided_at: datetime | None = None,
+) -> None:
+    """Record the outcome and move the task on: run the step, skip it, or cancel the task."""
+    step = await get_step(tx.session, approval.step_id)
+    assert step is not None
+    approval.status = status
+    approval.decided_by = decided_by
+    approval.decision_message = message
+    approval.decided_at = decided_at or utcnow()
+    if status == "modified":
+        approval.modified_parameters = modified_parameters
+        step.params = dict(modified_parameters or {})
+
+    event_type = EventType.APPROVAL_TIMEOUT if status == "expired" else EventType.APPROVAL_RESOLVED
+    tx.emit(event_type, step=step_snapshot(step), approvalRequest=approval_snapshot(approval), message=message)
+    tx.log(f"approval {status} by {decided_by}", step_id=step.id, data={"approvalId": str(approval.id)})
+
+    granted = status in ("approved", "modified")
+    if granted:
+        step.status = "pending"
+        tx.set_status("running", message=f"step {step.name!r} approved")
+        return
+    if on_reject_policy(tx.task.context) == "cancel" or (
+        status == "expired" and approval.on_timeout == "cancel"
+    ):
+        await cancel_everything(tx, message=f"step {step.name!r} was {status}")
+        return
+    step.status = "skipped"
+    step.finished_at = utcnow()
+    tx.emit(EventType.STEP_COMPLETE, step=step_snapshot(step), message=f"skipped: {status}")
+    tx.set_status("running", message=f"step {step.name!r} skipped")
+
+
+async def cancel_everything(tx: TaskTransaction, *, message: str) -> None:
+    """End the task as cancelled: open steps and pending approvals are cancelled with it."""
+    for step in await steps_of_task(tx.session, tx.task.id):
+        if step.status in ("pending", "running", "awaiting_approval"):
+            step.status = "cancelled"
+            step.finished_at = utcnow()
+    for approval in (await approvals_by_task_ids(tx.session, [tx.task.id]))[0]:
+        if approval.status == "pending":
+            approval.status = "cancelled"
+            approval.decided_at = utcnow()
+            tx.emit(
+                EventType.APPROVAL_RESOLVED,
+                step={"id": str(approval.step_id)},
+                approvalRequest=approval_snapshot(approval),
+                message=message,
+            )
+    tx.task.cancel_requested = False
+    tx.task.lease_owner = None
+    tx.set_status("cancelled", message=message)
+    tx.emit(EventType.CANCELLED, status="cancelled", message=message)
+

@@ -1,0 +1,255 @@
+"""The engine: scheduler loop, runners, leases, approval wake-ups and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Task, utcnow
+from db.repositories.steps import steps_of_task
+from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_expired_lease
+from engine.builtin import BuiltinExecutor
+from engine.executor import Executor
+from engine.journal import TaskTransaction, step_snapshot, task_transaction
+from engine.runner import TaskRunner
+from engine.scheduler import (
+    Limits,
+    claim_tasks,
+    estimated_wait_seconds,
+    queue_snapshot,
+    queue_update_event,
+)
+from subscriptions.bus import EventBus
+from subscriptions.envelope import EventType
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_TICK_SECONDS = 1.0
+DEFAULT_RUN_SECONDS = 10.0
+MAX_ATTEMPTS = 3
+
+
+class Engine:
+    """Owns the tasks this process runs; every state change goes through `transaction`."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        limits: Limits,
+        approval_timeout: float,
+        lease_seconds: float,
+        progress_interval: float,
+        executors: list[Executor] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.limits = limits
+        self.approval_timeout = approval_timeout
+        self.lease_seconds = lease_seconds
+        self.progress_interval = progress_interval
+        self.executors: dict[str, Executor] = {e.name: e for e in executors or [BuiltinExecutor()]}
+        self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.runner = TaskRunner(self)
+        self.average_run_seconds = DEFAULT_RUN_SECONDS
+        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._cancel_flags: set[uuid.UUID] = set()
+        self._approval_signals: dict[uuid.UUID, asyncio.Event] = {}
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # lifecycle
+
+    async def start(self) -> None:
+        async with self.sessions() as session:
+            samples = await recent_run_seconds(session)
+        if samples:
+            self.average_run_seconds = sum(samples) / len(samples)
+        self._loop_task = asyncio.create_task(self._loop(), name="agentwire-scheduler")
+
+    async def stop(self) -> None:
+        """Stop scheduling and let leases lapse: another instance (or the next start) resumes."""
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        runners = list(self._running.values())
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+        await self._release_leases([task_id for task_id in self._running])
+
+    def transaction(self, task_id: uuid.UUID) -> AbstractAsyncContextManager[TaskTransaction]:
+        return task_transaction(self.sessions, self.bus, task_id)
+
+    def wake(self) -> None:
+        """Ask the scheduler to look at the queue now (a task was submitted or ended)."""
+        self._wake.set()
+
+    # the loop
+
+    async def _loop(self) -> None:
+        ticks = 0
+        while not self._stopping:
+            try:
+                await self._tick(renew=ticks % 5 == 0)
+            except Exception:
+                logger.exception("scheduler tick failed; retrying")
+            ticks += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), SCHEDULER_TICK_SECONDS)
+            self._wake.clear()
+
+    async def _tick(self, *, renew: bool) -> None:
+        if renew:
+            await self._renew_leases()
+            await self._recover_expired()
+        claimed, events = await claim_tasks(
+            self.sessions, limits=self.limits, owner=self.instance_id, lease_seconds=self.lease_seconds
+        )
+        if events:
+            await self.bus.publish(events)
+        for task_id in claimed:
+            self._spawn(task_id)
+        if claimed:
+            await self.publish_queue_updates()
+
+    def _spawn(self, task_id: uuid.UUID) -> None:
+        runner = asyncio.create_task(self._run(task_id), name=f"agentwire-task-{task_id}")
+        self._running[task_id] = runner
+
+    async def _run(self, task_id: uuid.UUID) -> None:
+        started = asyncio.get_running_loop().time()
+        try:
+            async with self.sessions() as session:
+                task = await session.get(Task, task_id)
+                executor_name = task.executor if task is not None else "builtin"
+            executor = self.executors.get(executor_name)
+            if executor is None:
+                await self.runner._cancel(task_id, f"no executor named {executor_name!r} is available")
+                return
+            await self.runner.run(task_id, executor)
+            elapsed = asyncio.get_running_loop().time() - started
+            self.average_run_seconds = 0.8 * self.average_run_seconds + 0.2 * elapsed
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("runner of task %s crashed", task_id)
+        finally:
+            self._running.pop(task_id, None)
+            self._cancel_flags.discard(task_id)
+            self.wake()
+
+    async def _renew_leases(self) -> None:
+        if not self._running:
+            return
+        async with self.sessions() as session, session.begin():
+            await renew_lease(
+                session,
+                list(self._running),
+                owner=self.instance_id,
+                expires_at=utcnow() + timedelta(seconds=self.lease_seconds),
+            )
+
+    async def _release_leases(self, task_ids: list[uuid.UUID]) -> None:
+        with contextlib.suppress(Exception):
+            async with self.sessions() as session, session.begin():
+                await renew_lease(session, task_ids, owner=self.instance_id, expires_at=utcnow())
+
+    async def _recover_expired(self) -> None:
+        """Tasks whose runner vanished (a crash, a stop) go back to the queue, or fail."""
+        async with self.sessions() as session:
+            expired = await tasks_with_expired_lease(session, utcnow())
+        for task_id in expired:
+            if task_id in self._running:
+                continue
+            async with self.transaction(task_id) as tx:
+                lease = tx.task.lease_expires_at
+                if tx.task.status not in ("running", "awaiting_approval") or (
+                    lease is not None and lease > utcnow()
+                ):
+                    continue
+                await self._requeue(tx)
+
+    async def _requeue(self, tx: TaskTransaction) -> None:
+        if tx.task.attempts >= MAX_ATTEMPTS:
+            tx.task.error = {"code": "LEASE_EXPIRED", "message": "the task's runner stopped answering too often"}
+            tx.emit(EventType.ERROR, message=tx.task.error["message"], error=tx.task.error)
+            tx.set_status("failed", message=tx.task.error["message"])
+            return
+        for step in await steps_of_task(tx.session, tx.task.id):
+            if step.status == "running":
+                step.status = "pending"
+                step.progress = 0.0
+                tx.emit(EventType.STEP_PROGRESS, step=step_snapshot(step), progress=0.0,
+                        message="restarting after the runner stopped")
+        tx.task.lease_owner = None
+        tx.set_status("pending", message="requeued after the runner stopped")
+        self.wake()
+
+    # signals from resolvers
+
+    def request_cancel(self, task_id: uuid.UUID) -> None:
+        self._cancel_flags.add(task_id)
+
+    def cancel_requested(self, task_id: uuid.UUID) -> bool:
+        return task_id in self._cancel_flags
+
+    async def cancel_flag_in_database(self, task_id: uuid.UUID) -> bool:
+        async with self.sessions() as session:
+            result = await session.execute(select(Task.cancel_requested).where(Task.id == task_id))
+            return bool(result.scalar_one_or_none())
+
+    def approval_decided(self, approval_id: uuid.UUID) -> None:
+        signal = self._approval_signals.get(approval_id)
+        if signal is not None:
+            signal.set()
+
+    async def wait_for_approval(self, approval_id: uuid.UUID, *, timeout: float) -> None:
+        signal = self._approval_signals.setdefault(approval_id, asyncio.Event())
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), timeout)
+        finally:
+            if signal.is_set():
+                self._approval_signals.pop(approval_id, None)
+
+    # the queue
+
+    def estimated_wait(self, position: int) -> float:
+        return estimated_wait_seconds(
+            position, average_run_seconds=self.average_run_seconds, slots=self.limits.max_running
+        )
+
+    async def publish_queue_updates(self) -> None:
+        """Tell every pending task's watchers its new position and estimated wait."""
+        entries = await queue_snapshot(self.sessions)
+        events = [queue_update_event(e, estimated_wait=self.estimated_wait(e.position)) for e in entries]
+        if events:
+            await self.bus.publish(events)
+
+    @property
+    def running_task_ids(self) -> list[uuid.UUID]:
+        return list(self._running)
+
+
+@contextlib.asynccontextmanager
+async def running_engine(engine: Engine) -> AsyncIterator[Engine]:
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop()

@@ -1,0 +1,140 @@
+"""One task's changes and the events that report them, committed together.
+
+Every state change of a task, whether the engine or a resolver makes it, goes
+through `task_transaction`: it locks the task row, lets the caller change rows
+and `emit` events (each taking the next `seq` in the same transaction), commits,
+and only then hands the events to the bus.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import ApprovalRequest, Task, TaskLog, TaskStep, utcnow
+from db.repositories.events import append_event
+from db.repositories.tasks import lock_task
+from subscriptions.bus import EventBus
+from subscriptions.envelope import Event, EventType, new_event_id, now_ms, priority_of
+
+
+class TaskMissingError(LookupError):
+    """The task does not exist (or was deleted) when a transaction opened it."""
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def step_snapshot(step: TaskStep) -> dict[str, Any]:
+    return {
+        "id": str(step.id),
+        "name": step.name,
+        "position": step.position,
+        "action": step.action,
+        "status": step.status,
+        "progress": step.progress,
+    }
+
+
+def approval_snapshot(approval: ApprovalRequest) -> dict[str, Any]:
+    return {
+        "id": str(approval.id),
+        "stepId": str(approval.step_id),
+        "status": approval.status,
+        "prompt": approval.prompt,
+        "parameters": approval.parameters,
+        "modifiedParameters": approval.modified_parameters,
+        "onTimeout": approval.on_timeout,
+        "expiresAt": iso(approval.expires_at),
+        "decidedBy": approval.decided_by,
+        "decidedAt": iso(approval.decided_at),
+        "message": approval.decision_message,
+    }
+
+
+class TaskTransaction:
+    """The open transaction on one locked task."""
+
+    def __init__(self, session: AsyncSession, task: Task) -> None:
+        self.session = session
+        self.task = task
+        self.events: list[Event] = []
+
+    def emit(self, event_type: EventType, **data: Any) -> Event:
+        """Append an event to the log; it is published after commit."""
+        payload = {"taskId": str(self.task.id), **data}
+        priority = priority_of(event_type)
+        event_id = new_event_id()
+        timestamp = now_ms()
+        row = append_event(
+            self.session,
+            self.task,
+            event_id=event_id,
+            type=event_type.value,
+            priority=priority.value,
+            data=payload,
+        )
+        # Replays must show the same timestamp as the live delivery did.
+        row.created_at = datetime.fromtimestamp(timestamp / 1000, UTC)
+        event = Event(
+            task_id=str(self.task.id),
+            user_id=str(self.task.user_id),
+            type=event_type,
+            data=payload,
+            seq=row.seq,
+            id=event_id,
+            timestamp=timestamp,
+            priority=priority,
+        )
+        self.events.append(event)
+        return event
+
+    def set_status(self, status: str, *, message: str | None = None) -> None:
+        """Change the task status and emit `status_change` when it really changes."""
+        previous = self.task.status
+        if previous == status:
+            return
+        self.task.status = status
+        self.task.version += 1
+        now = utcnow()
+        if status == "running" and self.task.started_at is None:
+            self.task.started_at = now
+        if status in ("completed", "failed", "cancelled"):
+            self.task.finished_at = now
+        self.emit(
+            EventType.STATUS_CHANGE, status=status, previousStatus=previous, message=message
+        )
+
+    def log(
+        self,
+        message: str,
+        *,
+        level: str = "info",
+        step_id: uuid.UUID | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.session.add(
+            TaskLog(task_id=self.task.id, step_id=step_id, level=level, message=message, data=data)
+        )
+
+
+@asynccontextmanager
+async def task_transaction(
+    sessions: async_sessionmaker[AsyncSession], bus: EventBus, task_id: uuid.UUID
+) -> AsyncIterator[TaskTransaction]:
+    """Lock `task_id`, yield the transaction, commit, then publish its events."""
+    async with sessions() as session:
+        async with session.begin():
+            task = await lock_task(session, task_id)
+            if task is None:
+                raise TaskMissingError(str(task_id))
+            transaction = TaskTransaction(session, task)
+            yield transaction
+        if transaction.events:
+            await bus.publish(transaction.events)

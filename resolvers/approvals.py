@@ -1,0 +1,96 @@
+"""Approval use cases: answer one request, or a batch of them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from db.models import ApprovalRequest, Task, utcnow
+from db.repositories.audit import record_audit
+from db.repositories.steps import approvals_for_user, get_approval
+from engine.approvals import record_decision
+from engine.journal import TaskMissingError
+from resolvers.context import RequestContext
+from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
+from resolvers.tasks import not_found, require_scope, visible
+from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
+
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "modified", "expired", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalAnswer:
+    approval_id: uuid.UUID
+    approved: bool
+    message: str | None = None
+    modified_parameters: Any = None
+
+
+async def approve_step(ctx: RequestContext, *, task_id: uuid.UUID, answer: ApprovalAnswer) -> Task:
+    """Record the decision on a pending approval and move the task on; audited."""
+    require_scope(ctx, "tasks:write")
+    message = clean_text(answer.message, field="message", max_chars=2000)
+    modified: dict[str, Any] | None = None
+    if answer.modified_parameters is not None:
+        if not answer.approved:
+            raise ValidationFailedError(
+                "modifiedParameters only goes with approved: true", field="modifiedParameters"
+            )
+        modified = check_json_object(
+            answer.modified_parameters, field="modifiedParameters", max_bytes=MAX_CONTEXT_BYTES
+        )
+    try:
+        async with ctx.engine.transaction(task_id) as tx:
+            if not visible(ctx, tx.task):
+                raise not_found(task_id)
+            approval = await get_approval(tx.session, answer.approval_id)
+            if approval is None or approval.task_id != task_id:
+                raise NotFoundError(
+                    f"approval {answer.approval_id} was not found on task {task_id}",
+                    hint="use an id from Task.approvals or the approval_request event",
+                )
+            _check_pending(approval)
+            status = "rejected" if not answer.approved else ("modified" if modified is not None else "approved")
+            await record_decision(
+                tx, approval, status=status, decided_by=ctx.principal.subject,
+                message=message, modified_parameters=modified,
+            )
+            record_audit(
+                tx.session, actor=ctx.principal.actor, action=f"approval.{status}",
+                target=f"task:{task_id}",
+                details={"approvalId": str(approval.id), "stepId": str(approval.step_id),
+                         "message": message, "modifiedParameters": modified},
+                request_id=ctx.request_id,
+            )
+            task = tx.task
+    except TaskMissingError as error:
+        raise not_found(task_id) from error
+    ctx.engine.approval_decided(answer.approval_id)
+    return task
+
+
+def _check_pending(approval: ApprovalRequest) -> None:
+    if approval.status != "pending":
+        raise ConflictError(
+            f"approval {approval.id} is already {approval.status}",
+            hint="only a pending approval can be answered; read the task for its current state",
+        )
+    if approval.expires_at <= utcnow():
+        raise ConflictError(
+            f"approval {approval.id} expired at {approval.expires_at.isoformat()}",
+            hint="the request timed out; its timeout policy applies",
+        )
+
+
+async def list_approvals(ctx: RequestContext, *, status: str | None) -> list[ApprovalRequest]:
+    require_scope(ctx, "tasks:read")
+    if status is not None and status not in APPROVAL_STATUSES:
+        raise ValidationFailedError(
+            f"status must be one of {', '.join(APPROVAL_STATUSES)}", field="status"
+        )
+    async with ctx.sessions() as session:
+        rows = await approvals_for_user(
+            session, None if ctx.principal.is_admin else ctx.principal.user_id, status=status
+        )
+    return list(rows)

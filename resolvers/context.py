@@ -1,0 +1,35 @@
+"""The typed request context every resolver takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from auth.principal import Principal
+from engine.core import Engine
+from subscriptions.bus import EventBus
+
+
+@dataclass(frozen=True)
+class Services:
+    """What lives for the whole process: shared by every request."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    bus: EventBus
+    engine: Engine
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    principal: Principal
+    services: Services
+    request_id: str = field(default="")
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.services.sessions
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine

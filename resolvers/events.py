@@ -1,0 +1,48 @@
+"""Event use cases: read the stored log of a task, or follow it live."""
+
+from __future__ import annotations
+
+import uuid
+
+from db.repositories.events import events_after
+from resolvers.context import RequestContext
+from resolvers.errors import ValidationFailedError
+from resolvers.tasks import load_visible_task, require_scope
+from subscriptions.envelope import Event
+from subscriptions.stream import TaskEventStream, event_from_row
+
+MAX_EVENTS_PAGE = 1000
+
+
+def _check_after(after: int | None) -> int:
+    if after is None:
+        return 0
+    if after < 0:
+        raise ValidationFailedError("after must be 0 or a seq from an earlier event", field="after")
+    return after
+
+
+async def task_events(ctx: RequestContext, *, task_id: uuid.UUID, after: int | None, limit: int) -> list[Event]:
+    """Stored events with `seq > after`, oldest first."""
+    require_scope(ctx, "tasks:read")
+    after_seq = _check_after(after)
+    if not 1 <= limit <= MAX_EVENTS_PAGE:
+        raise ValidationFailedError(f"limit must be from 1 to {MAX_EVENTS_PAGE}", field="limit")
+    task = await load_visible_task(ctx, task_id)
+    async with ctx.sessions() as session:
+        rows = await events_after(session, task_id, after=after_seq, limit=limit)
+    return [event_from_row(row, str(task.user_id)) for row in rows]
+
+
+async def follow_task(ctx: RequestContext, *, task_id: uuid.UUID, after: int | None) -> TaskEventStream:
+    """Authorize, then return the replay-then-live stream of the task's events."""
+    require_scope(ctx, "tasks:read")
+    after_seq = _check_after(after)
+    task = await load_visible_task(ctx, task_id)
+    return TaskEventStream(
+        sessions=ctx.sessions,
+        bus=ctx.services.bus,
+        task_id=task_id,
+        user_id=str(task.user_id),
+        after=after_seq,
+    )

@@ -1,0 +1,55 @@
+"""Per-request DataLoaders: one query per kind of child row, results in key order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from db.models import ApprovalRequest, TaskLog, TaskStep
+from db.repositories.steps import approvals_by_task_ids, logs_by_task_ids, steps_by_task_ids
+
+
+class StepsByTaskIdLoader(DataLoader[uuid.UUID, list[TaskStep]]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        async def load(keys: Sequence[uuid.UUID]) -> list[list[TaskStep]]:
+            async with sessions() as session:
+                return await steps_by_task_ids(session, keys)
+
+        super().__init__(load_fn=load)
+
+
+class LogsByTaskIdLoader(DataLoader[uuid.UUID, list[TaskLog]]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        async def load(keys: Sequence[uuid.UUID]) -> list[list[TaskLog]]:
+            async with sessions() as session:
+                return await logs_by_task_ids(session, keys)
+
+        super().__init__(load_fn=load)
+
+
+class ApprovalsByTaskIdLoader(DataLoader[uuid.UUID, list[ApprovalRequest]]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        async def load(keys: Sequence[uuid.UUID]) -> list[list[ApprovalRequest]]:
+            async with sessions() as session:
+                return await approvals_by_task_ids(session, keys)
+
+        super().__init__(load_fn=load)
+
+
+@dataclass
+class Loaders:
+    steps_by_task_id: StepsByTaskIdLoader
+    logs_by_task_id: LogsByTaskIdLoader
+    approvals_by_task_id: ApprovalsByTaskIdLoader
+
+    @classmethod
+    def create(cls, sessions: async_sessionmaker[AsyncSession]) -> Loaders:
+        return cls(
+            steps_by_task_id=StepsByTaskIdLoader(sessions),
+            logs_by_task_id=LogsByTaskIdLoader(sessions),
+            approvals_by_task_id=ApprovalsByTaskIdLoader(sessions),
+        )

@@ -1,0 +1,80 @@
+"""Query: read tasks, their events, approvals and the caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from resolvers import approvals as approval_resolvers
+from resolvers import events as event_resolvers
+from resolvers import tasks as task_resolvers
+from resolvers import users as user_resolvers
+from resolvers.validation import parse_id
+from schema.context import Info
+from schema.events import TaskEvent
+from schema.scalars import ApprovalStatus, TaskStatus
+from schema.types import ApprovalRequest, PageInfo, Task, TaskConnection, TaskEdge, User
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A task by id; null when it does not exist or is not yours.")
+    async def task(self, info: Info, id: strawberry.ID) -> Task | None:
+        ctx = info.context.resolver_context()
+        row = await task_resolvers.find_task(ctx, task_id=parse_id(id, field="id"))
+        return Task.from_model(row) if row else None
+
+    @strawberry.field(description="Your tasks (every task for an admin), newest first.")
+    async def tasks(
+        self,
+        info: Info,
+        status: TaskStatus | None = None,
+        conversation_id: str | None = None,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> TaskConnection:
+        page = await task_resolvers.list_tasks(
+            info.context.resolver_context(),
+            query=task_resolvers.TaskQuery(
+                status=status.value if status else None,
+                conversation_id=conversation_id,
+                date_from=date_from,
+                date_to=date_to,
+            ),
+            limit=first,
+            after=after,
+        )
+        edges = [TaskEdge(cursor=task_resolvers.encode_cursor(t), node=Task.from_model(t)) for t in page.tasks]
+        return TaskConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=page.total,
+        )
+
+    @strawberry.field(description="Stored events of a task with seq > after, oldest first.")
+    async def task_events(
+        self, info: Info, task_id: strawberry.ID, after: int = 0, limit: int = 100
+    ) -> list[TaskEvent]:
+        events = await event_resolvers.task_events(
+            info.context.resolver_context(),
+            task_id=parse_id(task_id, field="taskId"),
+            after=after,
+            limit=limit,
+        )
+        return [TaskEvent.from_event(e) for e in events]
+
+    @strawberry.field(description="Approval requests of your tasks, newest first.")
+    async def approvals(self, info: Info, status: ApprovalStatus | None = None) -> list[ApprovalRequest]:
+        rows = await approval_resolvers.list_approvals(
+            info.context.resolver_context(), status=status.value if status else None
+        )
+        return [ApprovalRequest.from_model(r) for r in rows]
+
+    @strawberry.field(description="The authenticated caller.")
+    async def me(self, info: Info) -> User:
+        return User.from_model(await user_resolvers.get_me(info.context.resolver_context()))

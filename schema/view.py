@@ -1,0 +1,165 @@
+"""The GraphQL endpoint: authentication, GraphQL-over-HTTP status codes, WebSocket auth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
+
+from auth.authenticate import AuthenticationError, Authenticator
+from resolvers.context import Services
+from schema.context import GraphQLContext
+from schema.dataloaders import Loaders
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+APPLICATION_JSON = "application/json"
+
+
+def graphql_error_body(message: str, code: str, **extensions: Any) -> bytes:
+    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]})
+
+
+def preferred_media_type(accept: str) -> str | None:
+    """The response type the client asked for; None when it accepts neither JSON type."""
+    if not accept.strip():
+        return APPLICATION_JSON
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE_JSON:
+            ranked.append((quality, -index, GRAPHQL_RESPONSE_JSON))
+        elif media in (APPLICATION_JSON, "application/*", "*/*"):
+            ranked.append((quality, -index, APPLICATION_JSON))
+    return max(ranked)[2] if ranked else None
+
+
+class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
+    """Strawberry's ASGI view with agentwire's authentication and HTTP semantics."""
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        services: Services,
+        authenticator: Authenticator,
+        graphql_ide: bool,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphql_ide else None,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            **options,
+        )
+        self.services = services
+        self.authenticator = authenticator
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            import json
+
+            raise json.JSONDecodeError(str(error), "", 0) from error
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> GraphQLContext:
+        state = request.scope.get("state", {})
+        return GraphQLContext(
+            services=self.services,
+            loaders=Loaders.create(self.services.sessions),
+            request=request,
+            response=response,
+            principal=state.get("principal"),
+            request_id=state.get("request_id", ""),
+        )
+
+    async def on_ws_connect(self, context: GraphQLContext) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        try:
+            if not isinstance(authorization, str):
+                raise AuthenticationError("connection_init must carry {'authorization': 'Bearer <token>'}")
+            context.principal = await self.authenticator.from_authorization(authorization)
+        except AuthenticationError as error:
+            raise ConnectionRejectionError({"message": str(error)}) from error
+        return UNSET
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        # A request error (the document did not parse or validate) has no data and no path.
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            request.scope.setdefault("state", {})["graphql_request_error"] = True
+        return response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        response = await self._handle_http(request)
+        await response(scope, receive, send)
+
+    async def _handle_http(self, request: Request) -> Response:
+        accept = request.headers.get("accept", "")
+        if request.method == "GET" and "query" not in request.query_params:
+            if self.graphql_ide and ("text/html" in accept or "*/*" in accept):
+                return await self.render_graphql_ide(request)
+        media_type = preferred_media_type(accept)
+        if media_type is None:
+            return Response(
+                graphql_error_body(
+                    f"cannot answer in any type the Accept header lists; accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}",
+                    "NOT_ACCEPTABLE",
+                ),
+                status_code=406,
+                media_type=APPLICATION_JSON,
+            )
+        try:
+            principal = await self.authenticator.from_authorization(request.headers.get("authorization"))
+        except AuthenticationError as error:
+            return Response(
+                graphql_error_body(str(error), "UNAUTHENTICATED"),
+                status_code=401,
+                media_type=media_type,
+                headers={"WWW-Authenticate": 'Bearer realm="agentwire"'},
+            )
+        request.scope.setdefault("state", {})["principal"] = principal
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            return Response(
+                graphql_error_body(error.reason, "BAD_REQUEST"), status_code=error.status_code, media_type=media_type
+            )
+        request_error = request.scope["state"].get("graphql_request_error", False)
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            if request_error and response.status_code == 200:
+                body = orjson.loads(bytes(response.body))
+                body.pop("data", None)
+                response = Response(orjson.dumps(body), status_code=400, media_type=media_type)
+            response.headers["content-type"] = media_type
+        return response

@@ -1,0 +1,114 @@
+"""The app factory: one Starlette app serving /graphql, /api, /metrics, /healthz and /readyz."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from auth.authenticate import Authenticator
+from auth.tokens import TokenConfig
+from db.engine import create_engine, create_session_factory
+from engine.core import Engine
+from engine.scheduler import Limits
+from resolvers.context import Services
+from schema.build import build_schema
+from schema.view import AgentwireGraphQL
+from server.middleware import RequestIdMiddleware
+from server.settings import Settings
+from subscriptions.bus import EventBus, InProcessBus
+
+logger = logging.getLogger("agentwire")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    services: Services
+    authenticator: Authenticator
+    tokens: TokenConfig
+
+
+def token_config(settings: Settings) -> TokenConfig:
+    return TokenConfig(
+        secret=settings.resolved_jwt_secret(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+    )
+
+
+def create_bus(settings: Settings) -> EventBus:
+    return InProcessBus()
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    database = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    sessions = create_session_factory(database)
+    bus = create_bus(settings)
+    engine = Engine(
+        sessions=sessions,
+        bus=bus,
+        limits=Limits(settings.max_running, settings.max_running_per_user),
+        approval_timeout=settings.approval_timeout_seconds,
+        lease_seconds=settings.lease_seconds,
+        progress_interval=settings.progress_interval_seconds,
+    )
+    services = Services(sessions=sessions, bus=bus, engine=engine)
+    tokens = token_config(settings)
+    authenticator = Authenticator(sessions=sessions, tokens=tokens)
+    graphql = AgentwireGraphQL(
+        build_schema(),
+        services=services,
+        authenticator=authenticator,
+        graphql_ide=not settings.is_production,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await bus.start()
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.stop()
+            await bus.stop()
+            await database.dispose()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            logger.exception("readiness check failed")
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestIdMiddleware)])
+    app.state.agentwire = AppState(
+        settings=settings, services=services, authenticator=authenticator, tokens=tokens
+    )
+    return app

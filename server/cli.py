@@ -1,0 +1,91 @@
+"""The `agentwire` command: serve, migrate, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import uvicorn
+
+from auth.tokens import issue_token
+from db.migrate import upgrade_to_head
+from server.app import create_app, token_config
+from server.logs import configure_logging
+from server.settings import Settings
+
+DEV_TOKEN_TTL = 7 * 24 * 3600
+
+
+def _migrate(settings: Settings) -> None:
+    asyncio.run(upgrade_to_head(settings.resolved_database_url))
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    _migrate(settings)
+    print("database is up to date")
+    return 0
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    if args.ttl <= 0:
+        print("--ttl must be a positive number of seconds", file=sys.stderr)
+        return 2
+    roles = ["admin"] if args.admin else []
+    print(issue_token(token_config(settings), subject=args.user, roles=roles, ttl_seconds=args.ttl))
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    _migrate(settings)
+    app = create_app(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    if not settings.is_production:
+        token = issue_token(token_config(settings), subject="developer", roles=["admin"], ttl_seconds=DEV_TOKEN_TTL)
+        print(f"\nagentwire is starting on {base}")
+        print(f"  GraphiQL:  {base}/graphql")
+        print(f"  database:  {settings.resolved_database_url.split('://', 1)[0]}")
+        print("  development token (user 'developer', admin, valid 7 days):")
+        print(f"    {token}")
+        print('  in GraphiQL, open Headers and paste: {"Authorization": "Bearer <token above>"}\n', flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        ws_max_size=1024 * 1024,
+        ws_per_message_deflate=True,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentwire", description="Agent Mode task service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="migrate the database, then serve")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=cmd_serve)
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(handler=cmd_migrate)
+    token = commands.add_parser("token", help="print a signed JWT for a user")
+    token.add_argument("--user", required=True, help="the subject (sub) of the token")
+    token.add_argument("--admin", action="store_true", help="include the admin role")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.set_defaults(handler=cmd_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return int(args.handler(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Settings, read once from `AGENTWIRE_*` environment variables and passed down."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a running agentwire; nothing else reads the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTWIRE_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path(".agentwire")
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    jwt_secret: str | None = None
+    jwt_issuer: str = "agentwire"
+    jwt_audience: str = "agentwire"
+    jwt_leeway_seconds: int = 30
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_running: int = Field(default=4, ge=1)
+    max_running_per_user: int = Field(default=2, ge=1)
+    approval_timeout_seconds: float = Field(default=3600, gt=0)
+    lease_seconds: float = Field(default=30, gt=0)
+    progress_interval_seconds: float = Field(default=0.25, ge=0)
+
+    db_pool_size: int = Field(default=10, ge=1)
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under the data folder."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'agentwire.db').resolve()}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or one generated once and kept in the data folder.
+
+        Production refuses to start without an explicit secret, because a generated
+        one would differ between instances.
+        """
+        if self.jwt_secret:
+            return self.jwt_secret
+        if self.is_production:
+            raise RuntimeError(
+                "AGENTWIRE_JWT_SECRET must be set when AGENTWIRE_ENV=production"
+            )
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs people paste and pick the async driver for them."""
+    for plain, async_driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return async_driver + url[len(plain) :]
+    return url

@@ -1,0 +1,91 @@
+"""The event bus: notifications after commit. The database stays the truth."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+from subscriptions.envelope import Event
+
+logger = logging.getLogger(__name__)
+
+TASK_CHANNEL = "task:{}"
+USER_CHANNEL = "user:{}"
+
+
+def channels_for(event: Event) -> tuple[str, str]:
+    return TASK_CHANNEL.format(event.task_id), USER_CHANNEL.format(event.user_id)
+
+
+class Subscription:
+    """A subscriber's inbox: a bounded queue that marks itself overflowed instead of blocking.
+
+    A full queue never blocks the publisher; the subscriber sees `overflowed` and
+    recovers the missing events from the database, so nothing is lost.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = False
+        self.wakeup = asyncio.Event()
+
+    def offer(self, event: Event) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+        self.wakeup.set()
+
+
+class EventBus(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, events: list[Event]) -> None: ...
+
+    def subscribe(
+        self, channel: str, *, maxsize: int = 1000
+    ) -> AbstractAsyncContextManager[Subscription]: ...
+
+
+class InProcessBus:
+    """Fan-out inside one process: one queue per subscriber, keyed by channel."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self._subscribers.clear()
+
+    async def publish(self, events: list[Event]) -> None:
+        for event in events:
+            self.deliver_locally(event)
+
+    def deliver_locally(self, event: Event) -> None:
+        for channel in channels_for(event):
+            for subscription in self._subscribers.get(channel, ()):
+                subscription.offer(event)
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str, *, maxsize: int = 1000) -> AsyncIterator[Subscription]:
+        subscription = Subscription(maxsize)
+        self._subscribers.setdefault(channel, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscribers = self._subscribers.get(channel)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[channel]
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())

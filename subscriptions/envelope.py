@@ -1,0 +1,119 @@
+"""The one event format of every channel (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+ENVELOPE_VERSION = 1
+
+
+class EventType(StrEnum):
+    STATUS_CHANGE = "status_change"
+    STEP_START = "step_start"
+    STEP_PROGRESS = "step_progress"
+    STEP_COMPLETE = "step_complete"
+    ERROR = "error"
+    APPROVAL_REQUEST = "approval_request"
+    APPROVAL_RESOLVED = "approval_resolved"
+    APPROVAL_TIMEOUT = "approval_timeout"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    QUEUE_UPDATE = "queue_update"
+    STEP_ROLLED_BACK = "step_rolled_back"
+    UNDO_START = "undo_start"
+    UNDO_COMPLETE = "undo_complete"
+    SNAPSHOT = "snapshot"
+    LAGGED = "lagged"
+
+
+class EventPriority(StrEnum):
+    CRITICAL = "critical"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+_PRIORITY_BY_TYPE = {
+    EventType.APPROVAL_REQUEST: EventPriority.CRITICAL,
+    EventType.APPROVAL_TIMEOUT: EventPriority.CRITICAL,
+    EventType.ERROR: EventPriority.CRITICAL,
+    EventType.COMPLETED: EventPriority.CRITICAL,
+    EventType.CANCELLED: EventPriority.CRITICAL,
+    EventType.STATUS_CHANGE: EventPriority.CRITICAL,
+    EventType.STEP_PROGRESS: EventPriority.LOW,
+    EventType.QUEUE_UPDATE: EventPriority.LOW,
+}
+
+
+def priority_of(event_type: EventType) -> EventPriority:
+    """Critical events are never dropped; low ones may be coalesced for slow clients."""
+    return _PRIORITY_BY_TYPE.get(event_type, EventPriority.NORMAL)
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_event_id() -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, sortable by time."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def now_ms() -> float:
+    return float(int(time.time() * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One task event; `seq` is None only for ephemeral events such as queue_update."""
+
+    task_id: str
+    user_id: str
+    type: EventType
+    data: dict[str, Any]
+    seq: int | None = None
+    id: str = field(default_factory=new_event_id)
+    timestamp: float = field(default_factory=now_ms)
+    priority: EventPriority | None = None
+    version: int = ENVELOPE_VERSION
+
+    @property
+    def effective_priority(self) -> EventPriority:
+        return self.priority or priority_of(self.type)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON envelope sent to REST and legacy WebSocket clients."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "type": self.type.value,
+            "seq": self.seq,
+            "timestamp": self.timestamp,
+            "priority": self.effective_priority.value,
+            "data": self.data,
+        }
+
+    def to_bus(self) -> dict[str, Any]:
+        """The form carried on the bus: the wire envelope plus routing keys."""
+        return {**self.to_wire(), "taskId": self.task_id, "userId": self.user_id}
+
+    @classmethod
+    def from_bus(cls, message: dict[str, Any]) -> Event:
+        return cls(
+            task_id=message["taskId"],
+            user_id=message["userId"],
+            type=EventType(message["type"]),
+            data=message["data"],
+            seq=message["seq"],
+            id=message["id"],
+            timestamp=message["timestamp"],
+            priority=EventPriority(message["priority"]),
+            version=message["version"],
+        )
