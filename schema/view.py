@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -76,16 +77,16 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
         self.services = services
         self.authenticator = authenticator
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: graphql-transport-ws frames must be text frames.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as error:
-            import json
-
-            raise json.JSONDecodeError(str(error), "", 0) from error
+            # Strawberry recognises the standard library's error type.
+            raise json.JSONDecodeError(str(error), error.doc, error.pos) from error
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> GraphQLContext:
         state = request.scope.get("state", {})

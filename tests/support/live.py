@@ -1,0 +1,116 @@
+"""A real uvicorn on a loopback port, serving the real app, inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.applications import Starlette
+
+from auth.tokens import issue_token
+from db.migrate import upgrade_to_head
+from server.app import create_app, token_config
+from server.settings import Settings
+
+TEST_JWT_SECRET = "test-secret-for-agentwire-suite-only-0123456789"
+
+
+async def reset_postgres(url: str) -> None:
+    """Start the suite from an empty schema, then migrate."""
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+def test_settings(data_dir: Path, database_url: str | None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "jwt_secret": TEST_JWT_SECRET,
+        "progress_interval_seconds": 0.02,
+        "max_running": 8,
+        "max_running_per_user": 4,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app: Starlette | None = None
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await upgrade_to_head(self.settings.resolved_database_url)
+        self.app = create_app(self.settings)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            ws_per_message_deflate=True,
+            ws_max_size=1024 * 1024,
+        )
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._task = asyncio.create_task(self._server.serve())
+        for _ in range(500):
+            if self._server.started:
+                break
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        else:
+            raise RuntimeError("uvicorn did not start within 5 seconds")
+        socket = self._server.servers[0].sockets[0]
+        self.port = socket.getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 15)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.http_url}/graphql"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def token(self, user: str | None = None, *, admin: bool = False, ttl: int = 3600) -> str:
+        return issue_token(
+            token_config(self.settings),
+            subject=user or f"user-{uuid.uuid4().hex[:10]}",
+            roles=["admin"] if admin else [],
+            ttl_seconds=ttl,
+        )
+
+
+@contextlib.asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    server = LiveServer(settings)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
