@@ -52,7 +52,10 @@ class Authenticator:
         if user_id is None:
             async with self._sessions() as session, session.begin():
                 user = await upsert_user(
-                    session, subject=claims.subject, display_name=claims.name, roles=list(claims.roles)
+                    session,
+                    subject=claims.subject,
+                    display_name=claims.name,
+                    roles=list(claims.roles),
                 )
                 user_id = user.id
             self._known[key] = user_id

@@ -82,7 +82,9 @@ def verify_token(config: TokenConfig, token: str) -> VerifiedClaims:
     except jwt.MissingRequiredClaimError as error:
         raise InvalidTokenError(f"the token lacks the {error.claim!r} claim") from error
     except jwt.PyJWTError as error:
-        raise InvalidTokenError("the token is malformed or its signature does not verify") from error
+        raise InvalidTokenError(
+            "the token is malformed or its signature does not verify"
+        ) from error
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         raise InvalidTokenError("the token's 'sub' claim must be a non-empty string")

@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
 
@@ -92,9 +92,7 @@ class WebSocketConnection(Base):
     __tablename__ = "websocket_connections"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE")
-    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     connection_id: Mapped[str] = mapped_column(String(255), unique=True)
     task_ids: Mapped[list[Any]] = mapped_column(default=list)
     last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,7 @@ from engine.journal import TaskTransaction, approval_snapshot, step_snapshot
 from subscriptions.envelope import EventType
 
 OnReject = Literal["skip", "cancel"]
+Decision = Literal["approved", "modified", "rejected", "expired"]
 ON_REJECT_VALUES = ("skip", "cancel")
 ON_TIMEOUT_VALUES = ("reject", "cancel", "approve")
 
@@ -24,7 +25,7 @@ async def record_decision(
     tx: TaskTransaction,
     approval: ApprovalRequest,
     *,
-    status: Literal["approved", "modified", "rejected", "expired"],
+    status: Decision,
     decided_by: str,
     message: str | None = None,
     modified_parameters: dict[str, Any] | None = None,
@@ -42,8 +43,15 @@ async def record_decision(
         step.params = dict(modified_parameters or {})
 
     event_type = EventType.APPROVAL_TIMEOUT if status == "expired" else EventType.APPROVAL_RESOLVED
-    tx.emit(event_type, step=step_snapshot(step), approvalRequest=approval_snapshot(approval), message=message)
-    tx.log(f"approval {status} by {decided_by}", step_id=step.id, data={"approvalId": str(approval.id)})
+    tx.emit(
+        event_type,
+        step=step_snapshot(step),
+        approvalRequest=approval_snapshot(approval),
+        message=message,
+    )
+    tx.log(
+        f"approval {status} by {decided_by}", step_id=step.id, data={"approvalId": str(approval.id)}
+    )
 
     granted = status in ("approved", "modified")
     if granted:
@@ -81,4 +89,3 @@ async def cancel_everything(tx: TaskTransaction, *, message: str) -> None:
     tx.task.lease_owner = None
     tx.set_status("cancelled", message=message)
     tx.emit(EventType.CANCELLED, status="cancelled", message=message)
-

@@ -29,11 +29,16 @@ def _check_params(action: str, params: dict[str, Any], where: str) -> None:
     if action == "wait":
         ms = params.get("ms", 1000)
         if isinstance(ms, bool) or not isinstance(ms, int | float) or not 0 <= ms <= MAX_WAIT_MS:
-            raise PlanError(f"{where}.params.ms must be a number from 0 to {MAX_WAIT_MS}", field=where)
+            raise PlanError(
+                f"{where}.params.ms must be a number from 0 to {MAX_WAIT_MS}", field=where
+            )
     elif action == "note":
         key = params.get("key")
         if not isinstance(key, str) or not key or len(key) > 200:
-            raise PlanError(f"{where}.params.key must be a non-empty string of at most 200 characters", field=where)
+            raise PlanError(
+                f"{where}.params.key must be a non-empty string of at most 200 characters",
+                field=where,
+            )
         if "value" not in params:
             raise PlanError(f"{where}.params.value is required for a note step", field=where)
     elif action == "fail":
@@ -53,7 +58,9 @@ class BuiltinExecutor:
             return self._plan_from_text(task)
         raw_steps = context["steps"]
         if not isinstance(raw_steps, list) or not raw_steps:
-            raise PlanError("context.steps must be a non-empty list of steps", field="context.steps")
+            raise PlanError(
+                "context.steps must be a non-empty list of steps", field="context.steps"
+            )
         if len(raw_steps) > MAX_STEPS:
             raise PlanError(f"context.steps has more than {MAX_STEPS} steps", field="context.steps")
         return [self._parse_step(raw, index) for index, raw in enumerate(raw_steps)]
@@ -74,7 +81,9 @@ class BuiltinExecutor:
             )
         name = raw.get("name", action)
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise PlanError(f"{where}.name must be a non-empty string of at most 200 characters", field=where)
+            raise PlanError(
+                f"{where}.name must be a non-empty string of at most 200 characters", field=where
+            )
         params = raw.get("params", {})
         if not isinstance(params, dict):
             raise PlanError(f"{where}.params must be an object", field=where)
@@ -107,7 +116,9 @@ class BuiltinExecutor:
             for part in parts or [task.strip()[:80]]
         ]
 
-    async def run_step(self, step: StepSpec, params: dict[str, Any], ctx: StepContext) -> StepOutcome:
+    async def run_step(
+        self, step: StepSpec, params: dict[str, Any], ctx: StepContext
+    ) -> StepOutcome:
         where = f"step {step.name!r}"
         _check_params(step.action, params, where)
         if step.action == "wait":
@@ -115,7 +126,10 @@ class BuiltinExecutor:
             for report in range(1, PROGRESS_REPORTS + 1):
                 await asyncio.sleep(total_ms / 1000 / PROGRESS_REPORTS)
                 await ctx.checkpoint()
-                await ctx.progress(report / PROGRESS_REPORTS, f"waited {total_ms * report / PROGRESS_REPORTS:.0f} ms")
+                await ctx.progress(
+                    report / PROGRESS_REPORTS,
+                    f"waited {total_ms * report / PROGRESS_REPORTS:.0f} ms",
+                )
             return StepOutcome(result={"waitedMs": total_ms}, rollback={})
         if step.action == "note":
             key, value = params["key"], params["value"]

@@ -118,7 +118,10 @@ class Engine:
             await self._renew_leases()
             await self._recover_expired()
         claimed, events = await claim_tasks(
-            self.sessions, limits=self.limits, owner=self.instance_id, lease_seconds=self.lease_seconds
+            self.sessions,
+            limits=self.limits,
+            owner=self.instance_id,
+            lease_seconds=self.lease_seconds,
         )
         if events:
             await self.bus.publish(events)
@@ -139,7 +142,9 @@ class Engine:
                 executor_name = task.executor if task is not None else "builtin"
             executor = self.executors.get(executor_name)
             if executor is None:
-                await self.runner._cancel(task_id, f"no executor named {executor_name!r} is available")
+                await self.runner._cancel(
+                    task_id, f"no executor named {executor_name!r} is available"
+                )
                 return
             await self.runner.run(task_id, executor)
             elapsed = asyncio.get_running_loop().time() - started
@@ -186,7 +191,10 @@ class Engine:
 
     async def _requeue(self, tx: TaskTransaction) -> None:
         if tx.task.attempts >= MAX_ATTEMPTS:
-            tx.task.error = {"code": "LEASE_EXPIRED", "message": "the task's runner stopped answering too often"}
+            tx.task.error = {
+                "code": "LEASE_EXPIRED",
+                "message": "the task's runner stopped answering too often",
+            }
             tx.emit(EventType.ERROR, message=tx.task.error["message"], error=tx.task.error)
             tx.set_status("failed", message=tx.task.error["message"])
             return
@@ -194,8 +202,12 @@ class Engine:
             if step.status == "running":
                 step.status = "pending"
                 step.progress = 0.0
-                tx.emit(EventType.STEP_PROGRESS, step=step_snapshot(step), progress=0.0,
-                        message="restarting after the runner stopped")
+                tx.emit(
+                    EventType.STEP_PROGRESS,
+                    step=step_snapshot(step),
+                    progress=0.0,
+                    message="restarting after the runner stopped",
+                )
         tx.task.lease_owner = None
         tx.set_status("pending", message="requeued after the runner stopped")
         self.wake()
@@ -237,7 +249,9 @@ class Engine:
     async def publish_queue_updates(self) -> None:
         """Tell every pending task's watchers its new position and estimated wait."""
         entries = await queue_snapshot(self.sessions)
-        events = [queue_update_event(e, estimated_wait=self.estimated_wait(e.position)) for e in entries]
+        events = [
+            queue_update_event(e, estimated_wait=self.estimated_wait(e.position)) for e in entries
+        ]
         if events:
             await self.bus.publish(events)
 

@@ -107,9 +107,7 @@ class TaskTransaction:
             self.task.started_at = now
         if status in ("completed", "failed", "cancelled"):
             self.task.finished_at = now
-        self.emit(
-            EventType.STATUS_CHANGE, status=status, previousStatus=previous, message=message
-        )
+        self.emit(EventType.STATUS_CHANGE, status=status, previousStatus=previous, message=message)
 
     def log(
         self,

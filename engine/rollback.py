@@ -49,7 +49,8 @@ def plan_undo(task_status: str, steps: list[TaskStep], down_to: uuid.UUID | None
         matches = [s for s in steps if s.id == down_to]
         if not matches:
             raise UndoRefusedError(
-                "no step with that id belongs to this task", "use a step id from Task.steps",
+                "no step with that id belongs to this task",
+                "use a step id from Task.steps",
                 not_found=True,
             )
         target = matches[0]
@@ -58,7 +59,9 @@ def plan_undo(task_status: str, steps: list[TaskStep], down_to: uuid.UUID | None
                 f"step {target.name!r} is {target.status}, not completed",
                 "undo down to a completed step",
             )
-    chosen = sorted((s for s in completed if s.position >= target.position), key=lambda s: -s.position)
+    chosen = sorted(
+        (s for s in completed if s.position >= target.position), key=lambda s: -s.position
+    )
     blocked = [s for s in chosen if s.reversibility == "irreversible" or s.rollback is None]
     if blocked:
         names = ", ".join(repr(s.name) for s in blocked)

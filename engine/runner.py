@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -157,7 +156,9 @@ class TaskRunner:
             prompt = f"Approve step {step.position + 1}: {step.name}"
             parameters = dict(step.params)
         if needs_gate:
-            decision = await self.await_approval(task_id, step_id, prompt=prompt, parameters=parameters)
+            decision = await self.await_approval(
+                task_id, step_id, prompt=prompt, parameters=parameters
+            )
             if decision.status == "cancelled":
                 return False
             if not decision.granted:
@@ -176,7 +177,9 @@ class TaskRunner:
             spec = spec_of(step)
             tx.emit(EventType.STEP_START, step=step_snapshot(step))
 
-        outcome: StepOutcome = await executor.run_step(spec, spec.params, RunContext(self.engine, task_id, step_id))
+        outcome: StepOutcome = await executor.run_step(
+            spec, spec.params, RunContext(self.engine, task_id, step_id)
+        )
 
         async with self.engine.transaction(task_id) as tx:
             step = await get_step(tx.session, step_id)
@@ -186,7 +189,12 @@ class TaskRunner:
             step.result = outcome.result
             step.rollback = outcome.rollback
             step.finished_at = utcnow()
-            tx.emit(EventType.STEP_COMPLETE, step=step_snapshot(step), result=outcome.result, progress=1.0)
+            tx.emit(
+                EventType.STEP_COMPLETE,
+                step=step_snapshot(step),
+                result=outcome.result,
+                progress=1.0,
+            )
         return True
 
     async def _still_running(self, task_id: uuid.UUID) -> bool:
@@ -200,7 +208,9 @@ class TaskRunner:
         self, task_id: uuid.UUID, step_id: uuid.UUID, *, prompt: str, parameters: dict[str, Any]
     ) -> ApprovalDecision:
         """Open (or, after a restart, find) the step's approval request and wait for its outcome."""
-        approval_id = await self._open_approval(task_id, step_id, prompt=prompt, parameters=parameters)
+        approval_id = await self._open_approval(
+            task_id, step_id, prompt=prompt, parameters=parameters
+        )
         while True:
             approval = await self._load_approval(approval_id)
             if approval.status != "pending":
@@ -213,7 +223,9 @@ class TaskRunner:
             if remaining <= 0:
                 await self._expire(task_id, approval_id)
                 continue
-            await self.engine.wait_for_approval(approval_id, timeout=min(remaining, APPROVAL_POLL_SECONDS))
+            await self.engine.wait_for_approval(
+                approval_id, timeout=min(remaining, APPROVAL_POLL_SECONDS)
+            )
 
     async def _open_approval(
         self, task_id: uuid.UUID, step_id: uuid.UUID, *, prompt: str, parameters: dict[str, Any]
@@ -266,11 +278,21 @@ class TaskRunner:
             if approval is None or approval.status != "pending":
                 return
             if approval.on_timeout == "approve":
-                await record_decision(tx, approval, status="approved", decided_by="system:timeout",
-                                      message="approved automatically when the request expired")
+                await record_decision(
+                    tx,
+                    approval,
+                    status="approved",
+                    decided_by="system:timeout",
+                    message="approved automatically when the request expired",
+                )
                 return
-            await record_decision(tx, approval, status="expired", decided_by="system:timeout",
-                                  message="the approval request expired")
+            await record_decision(
+                tx,
+                approval,
+                status="expired",
+                decided_by="system:timeout",
+                message="the approval request expired",
+            )
 
     async def _cancel(self, task_id: uuid.UUID, message: str) -> None:
         async with self.engine.transaction(task_id) as tx:

@@ -90,7 +90,7 @@ async def queue_snapshot(
 
 
 def estimated_wait_seconds(position: int, *, average_run_seconds: float, slots: int) -> float:
-    """position × the moving average run time ÷ slots, rounded to a tenth of a second."""
+    """position * the moving average run time / slots, rounded to a tenth of a second."""
     return round(position * average_run_seconds / max(slots, 1), 1)
 
 

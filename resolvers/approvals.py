@@ -9,7 +9,7 @@ from typing import Any
 from db.models import ApprovalRequest, Task, utcnow
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_for_user, get_approval
-from engine.approvals import record_decision
+from engine.approvals import Decision, record_decision
 from engine.journal import TaskMissingError
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
@@ -51,16 +51,30 @@ async def approve_step(ctx: RequestContext, *, task_id: uuid.UUID, answer: Appro
                     hint="use an id from Task.approvals or the approval_request event",
                 )
             _check_pending(approval)
-            status = "rejected" if not answer.approved else ("modified" if modified is not None else "approved")
+            status: Decision = (
+                "rejected"
+                if not answer.approved
+                else ("modified" if modified is not None else "approved")
+            )
             await record_decision(
-                tx, approval, status=status, decided_by=ctx.principal.subject,
-                message=message, modified_parameters=modified,
+                tx,
+                approval,
+                status=status,
+                decided_by=ctx.principal.subject,
+                message=message,
+                modified_parameters=modified,
             )
             record_audit(
-                tx.session, actor=ctx.principal.actor, action=f"approval.{status}",
+                tx.session,
+                actor=ctx.principal.actor,
+                action=f"approval.{status}",
                 target=f"task:{task_id}",
-                details={"approvalId": str(approval.id), "stepId": str(approval.step_id),
-                         "message": message, "modifiedParameters": modified},
+                details={
+                    "approvalId": str(approval.id),
+                    "stepId": str(approval.step_id),
+                    "message": message,
+                    "modifiedParameters": modified,
+                },
                 request_id=ctx.request_id,
             )
             task = tx.task

@@ -22,7 +22,9 @@ def _check_after(after: int | None) -> int:
     return after
 
 
-async def task_events(ctx: RequestContext, *, task_id: uuid.UUID, after: int | None, limit: int) -> list[Event]:
+async def task_events(
+    ctx: RequestContext, *, task_id: uuid.UUID, after: int | None, limit: int
+) -> list[Event]:
     """Stored events with `seq > after`, oldest first."""
     require_scope(ctx, "tasks:read")
     after_seq = _check_after(after)
@@ -34,7 +36,9 @@ async def task_events(ctx: RequestContext, *, task_id: uuid.UUID, after: int | N
     return [event_from_row(row, str(task.user_id)) for row in rows]
 
 
-async def follow_task(ctx: RequestContext, *, task_id: uuid.UUID, after: int | None) -> TaskEventStream:
+async def follow_task(
+    ctx: RequestContext, *, task_id: uuid.UUID, after: int | None
+) -> TaskEventStream:
     """Authorize, then return the replay-then-live stream of the task's events."""
     require_scope(ctx, "tasks:read")
     after_seq = _check_after(after)

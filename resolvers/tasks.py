@@ -30,7 +30,13 @@ from resolvers.validation import (
 from subscriptions.envelope import EventType
 
 TASK_STATUSES = (
-    "pending", "running", "awaiting_approval", "completed", "failed", "cancelled", "rolled_back",
+    "pending",
+    "running",
+    "awaiting_approval",
+    "completed",
+    "failed",
+    "cancelled",
+    "rolled_back",
 )
 FINISHED = ("completed", "failed", "cancelled", "rolled_back")
 MAX_PAGE = 100
@@ -90,7 +96,9 @@ def _check_policies(context: dict[str, Any]) -> None:
         )
     timeout = context.get("approvalTimeoutSeconds")
     if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 86_400 * 7
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= 86_400 * 7
     ):
         raise ValidationFailedError(
             "context.approvalTimeoutSeconds must be a number of seconds from 1 to 604800",
@@ -106,8 +114,12 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
     require_scope(ctx, "tasks:write")
     text = clean_text(data.task, field="task", max_chars=MAX_TASK_CHARS, required=True)
     assert text is not None
-    conversation_id = clean_text(data.conversation_id, field="conversationId", max_chars=MAX_KEY_CHARS)
-    idempotency_key = clean_text(data.idempotency_key, field="idempotencyKey", max_chars=MAX_KEY_CHARS)
+    conversation_id = clean_text(
+        data.conversation_id, field="conversationId", max_chars=MAX_KEY_CHARS
+    )
+    idempotency_key = clean_text(
+        data.idempotency_key, field="idempotencyKey", max_chars=MAX_KEY_CHARS
+    )
     context = check_json_object(data.context, field="context", max_bytes=MAX_CONTEXT_BYTES)
     priority = check_priority(data.priority)
     _check_policies(context)
@@ -142,28 +154,29 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
         cancel_requested=False,
     )
     try:
-        async with ctx.sessions() as session:
-            async with session.begin():
-                session.add(task)
-                await session.flush()
-                for position, spec in enumerate(plan):
-                    session.add(
-                        TaskStep(
-                            task_id=task.id,
-                            position=position,
-                            name=spec.name,
-                            description=spec.description,
-                            action=spec.action,
-                            params=spec.params,
-                            requires_approval=spec.requires_approval,
-                            reversibility=spec.reversibility,
-                            status="pending",
-                            progress=0.0,
-                        )
+        async with ctx.sessions() as session, session.begin():
+            session.add(task)
+            await session.flush()
+            for position, spec in enumerate(plan):
+                session.add(
+                    TaskStep(
+                        task_id=task.id,
+                        position=position,
+                        name=spec.name,
+                        description=spec.description,
+                        action=spec.action,
+                        params=spec.params,
+                        requires_approval=spec.requires_approval,
+                        reversibility=spec.reversibility,
+                        status="pending",
+                        progress=0.0,
                     )
-                tx = TaskTransaction(session, task)
-                tx.emit(EventType.STATUS_CHANGE, status="pending", previousStatus=None, message="queued")
-                tx.log(f"task submitted with {len(plan)} step(s)")
+                )
+            tx = TaskTransaction(session, task)
+            tx.emit(
+                EventType.STATUS_CHANGE, status="pending", previousStatus=None, message="queued"
+            )
+            tx.log(f"task submitted with {len(plan)} step(s)")
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -287,8 +300,12 @@ async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task:
                     hint="only pending, running or awaiting-approval tasks can be cancelled",
                 )
             record_audit(
-                tx.session, actor=ctx.principal.actor, action="task.cancel",
-                target=f"task:{task_id}", details={"status": status}, request_id=ctx.request_id,
+                tx.session,
+                actor=ctx.principal.actor,
+                action="task.cancel",
+                target=f"task:{task_id}",
+                details={"status": status},
+                request_id=ctx.request_id,
             )
             if status == "running":
                 if not tx.task.cancel_requested:
@@ -347,4 +364,3 @@ def current_step(steps: list[TaskStep]) -> TaskStep | None:
 async def steps_for(ctx: RequestContext, task: Task) -> list[TaskStep]:
     async with ctx.sessions() as session:
         return await steps_of_task(session, task.id)
-

@@ -38,9 +38,12 @@ async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UU
                         ) from refused
                     raise ConflictError(refused.reason, hint=refused.hint) from refused
                 record_audit(
-                    tx.session, actor=ctx.principal.actor, action="task.undo",
+                    tx.session,
+                    actor=ctx.principal.actor,
+                    action="task.undo",
                     target=f"task:{task_id}",
-                    details={"stepIds": [str(s) for s in plan.step_ids]}, request_id=ctx.request_id,
+                    details={"stepIds": [str(s) for s in plan.step_ids]},
+                    request_id=ctx.request_id,
                 )
         except TaskMissingError as error:
             raise not_found(task_id) from error

@@ -29,7 +29,9 @@ def parse_id(value: str, *, field: str) -> uuid.UUID:
         ) from error
 
 
-def clean_text(value: str | None, *, field: str, max_chars: int, required: bool = False) -> str | None:
+def clean_text(
+    value: str | None, *, field: str, max_chars: int, required: bool = False
+) -> str | None:
     if value is None:
         if required:
             raise ValidationFailedError(f"{field} is required", field=field)

@@ -75,7 +75,9 @@ class TaskEventData:
     approval_request: EventApproval | None = strawberry.field(description="The approval involved.")
     result: JSON | None = strawberry.field(description="A step's or the task's result.")
     error: JSON | None = strawberry.field(description="Failure detail.")
-    queue_position: int | None = strawberry.field(description="Position in the queue (queue_update).")
+    queue_position: int | None = strawberry.field(
+        description="Position in the queue (queue_update)."
+    )
     estimated_wait_time: float | None = strawberry.field(description="Estimated seconds to start.")
 
     @classmethod
@@ -101,7 +103,9 @@ class TaskEventData:
 @strawberry.type(description="One event of a task: the same envelope on every channel.")
 class TaskEvent:
     id: str = strawberry.field(description="Unique, time-sortable (ULID).")
-    version: int = strawberry.field(description="Envelope version; rises only on a breaking change.")
+    version: int = strawberry.field(
+        description="Envelope version; rises only on a breaking change."
+    )
     type: TaskEventType = strawberry.field(description="What happened.")
     seq: int | None = strawberry.field(
         description="Per-task position, gap-free from 1; null for ephemeral events (queue_update)."

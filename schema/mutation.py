@@ -33,7 +33,9 @@ class ApproveInput:
     task_id: strawberry.ID = strawberry.field(description="The task.")
     approval_id: strawberry.ID = strawberry.field(description="The approval request.")
     approved: bool = strawberry.field(description="true to run the step, false to reject it.")
-    message: str | None = strawberry.field(default=None, description="A note kept with the decision.")
+    message: str | None = strawberry.field(
+        default=None, description="A note kept with the decision."
+    )
     modified_parameters: JSON | None = strawberry.field(
         default=None, description="Approve, but run the step with these parameters instead."
     )
@@ -72,7 +74,9 @@ class Mutation:
     @strawberry.mutation(
         description="Roll back completed steps, newest first, down to `stepId` (default: the last)."
     )
-    async def undo(self, info: Info, task_id: strawberry.ID, step_id: strawberry.ID | None = None) -> Task:
+    async def undo(
+        self, info: Info, task_id: strawberry.ID, step_id: strawberry.ID | None = None
+    ) -> Task:
         task = await undo_resolvers.undo_task(
             info.context.resolver_context(),
             task_id=parse_id(task_id, field="taskId"),

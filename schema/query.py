@@ -47,7 +47,10 @@ class Query:
             limit=first,
             after=after,
         )
-        edges = [TaskEdge(cursor=task_resolvers.encode_cursor(t), node=Task.from_model(t)) for t in page.tasks]
+        edges = [
+            TaskEdge(cursor=task_resolvers.encode_cursor(t), node=Task.from_model(t))
+            for t in page.tasks
+        ]
         return TaskConnection(
             edges=edges,
             page_info=PageInfo(
@@ -69,7 +72,9 @@ class Query:
         return [TaskEvent.from_event(e) for e in events]
 
     @strawberry.field(description="Approval requests of your tasks, newest first.")
-    async def approvals(self, info: Info, status: ApprovalStatus | None = None) -> list[ApprovalRequest]:
+    async def approvals(
+        self, info: Info, status: ApprovalStatus | None = None
+    ) -> list[ApprovalRequest]:
         rows = await approval_resolvers.list_approvals(
             info.context.resolver_context(), status=status.value if status else None
         )

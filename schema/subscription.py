@@ -15,8 +15,8 @@ from schema.events import TaskEvent
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="Events of a task with seq > after (every stored one when omitted), then live ones; "
-        "no gap, no repeat. Resume after a reconnect with the last seq you saw."
+        description="Events of a task with seq > after (every stored one when omitted), "
+        "then live ones; no gap, no repeat. Resume after a reconnect with the last seq you saw."
     )
     async def task_updates(
         self, info: Info, task_id: strawberry.ID, after: int | None = None

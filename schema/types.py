@@ -14,6 +14,10 @@ from schema.context import Info
 from schema.scalars import ApprovalStatus, Reversibility, StepStatus, TaskStatus
 
 
+def optional_json(value: Any) -> JSON | None:
+    return None if value is None else JSON(value)
+
+
 @strawberry.type(description="One step of a task's plan.")
 class Step:
     id: strawberry.ID = strawberry.field(description="The step id.")
@@ -22,7 +26,9 @@ class Step:
     description: str | None = strawberry.field(description="What the step does.")
     action: str = strawberry.field(description="The executor action, e.g. `wait` or `note`.")
     params: JSON = strawberry.field(description="The parameters it runs (or ran) with.")
-    requires_approval: bool = strawberry.field(description="Whether a person must approve it first.")
+    requires_approval: bool = strawberry.field(
+        description="Whether a person must approve it first."
+    )
     reversibility: Reversibility = strawberry.field(description="Whether undo can roll it back.")
     status: StepStatus = strawberry.field(description="Where the step is.")
     progress: float = strawberry.field(description="0 to 1.")
@@ -39,13 +45,13 @@ class Step:
             name=row.name,
             description=row.description,
             action=row.action,
-            params=row.params,
+            params=JSON(row.params),
             requires_approval=row.requires_approval,
             reversibility=Reversibility(row.reversibility),
             status=StepStatus(row.status),
             progress=row.progress,
             result=row.result,
-            error=row.error,
+            error=optional_json(row.error),
             started_at=row.started_at,
             finished_at=row.finished_at,
         )
@@ -67,7 +73,7 @@ class TaskLog:
             step_id=strawberry.ID(str(row.step_id)) if row.step_id else None,
             level=row.level,
             message=row.message,
-            data=row.data,
+            data=optional_json(row.data),
             created_at=row.created_at,
         )
 
@@ -83,7 +89,9 @@ class ApprovalRequest:
     modified_parameters: JSON | None = strawberry.field(
         description="The parameters the approver changed them to, if any."
     )
-    on_timeout: str = strawberry.field(description="What happens at expiry: reject, cancel or approve.")
+    on_timeout: str = strawberry.field(
+        description="What happens at expiry: reject, cancel or approve."
+    )
     decided_by: str | None = strawberry.field(description="Who answered (or system:timeout).")
     decision_message: str | None = strawberry.field(description="The approver's message.")
     created_at: datetime = strawberry.field(description="When it was asked.")
@@ -98,8 +106,8 @@ class ApprovalRequest:
             step_id=strawberry.ID(str(row.step_id)),
             status=ApprovalStatus(row.status),
             prompt=row.prompt,
-            parameters=row.parameters,
-            modified_parameters=row.modified_parameters,
+            parameters=JSON(row.parameters),
+            modified_parameters=optional_json(row.modified_parameters),
             on_timeout=row.on_timeout,
             decided_by=row.decided_by,
             decision_message=row.decision_message,
@@ -134,13 +142,13 @@ class Task:
             status=TaskStatus(row.status),
             priority=row.priority,
             conversation_id=row.conversation_id,
-            context=row.context,
+            context=JSON(row.context),
             created_at=row.created_at,
             started_at=row.started_at,
             finished_at=row.finished_at,
-            artifacts=row.artifacts,
+            artifacts=JSON(row.artifacts),
             result=row.result,
-            error=row.error,
+            error=optional_json(row.error),
             last_seq=row.last_seq,
             model=row,
         )
@@ -225,5 +233,3 @@ class TaskConnection:
     edges: list[TaskEdge] = strawberry.field(description="The tasks of this page.")
     page_info: PageInfo = strawberry.field(description="How to get the next page.")
     total_count: int = strawberry.field(description="How many tasks match the filters.")
-
-

@@ -29,7 +29,9 @@ APPLICATION_JSON = "application/json"
 
 
 def graphql_error_body(message: str, code: str, **extensions: Any) -> bytes:
-    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]})
+    return orjson.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    )
 
 
 def preferred_media_type(accept: str) -> str | None:
@@ -104,13 +106,18 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
         authorization = params.get("authorization") or params.get("Authorization")
         try:
             if not isinstance(authorization, str):
-                raise AuthenticationError("connection_init must carry {'authorization': 'Bearer <token>'}")
+                raise AuthenticationError(
+                    "connection_init must carry {'authorization': 'Bearer <token>'}"
+                )
             context.principal = await self.authenticator.from_authorization(authorization)
         except AuthenticationError as error:
             raise ConnectionRejectionError({"message": str(error)}) from error
-        return UNSET
+        result: UnsetType = UNSET
+        return result
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
         # A request error (the document did not parse or validate) has no data and no path.
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
@@ -127,21 +134,25 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
 
     async def _handle_http(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
-        if request.method == "GET" and "query" not in request.query_params:
-            if self.graphql_ide and ("text/html" in accept or "*/*" in accept):
-                return await self.render_graphql_ide(request)
+        wants_page = "text/html" in accept or "*/*" in accept
+        no_query = request.method == "GET" and "query" not in request.query_params
+        if no_query and wants_page and self.graphql_ide:
+            return await self.render_graphql_ide(request)
         media_type = preferred_media_type(accept)
         if media_type is None:
             return Response(
                 graphql_error_body(
-                    f"cannot answer in any type the Accept header lists; accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}",
+                    "cannot answer in any type the Accept header lists; accept "
+                    f"{GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}",
                     "NOT_ACCEPTABLE",
                 ),
                 status_code=406,
                 media_type=APPLICATION_JSON,
             )
         try:
-            principal = await self.authenticator.from_authorization(request.headers.get("authorization"))
+            principal = await self.authenticator.from_authorization(
+                request.headers.get("authorization")
+            )
         except AuthenticationError as error:
             return Response(
                 graphql_error_body(str(error), "UNAUTHENTICATED"),
@@ -154,7 +165,9 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
             response = await self.run(request)
         except HTTPException as error:
             return Response(
-                graphql_error_body(error.reason, "BAD_REQUEST"), status_code=error.status_code, media_type=media_type
+                graphql_error_body(error.reason, "BAD_REQUEST"),
+                status_code=error.status_code,
+                media_type=media_type,
             )
         request_error = request.scope["state"].get("graphql_request_error", False)
         if media_type == GRAPHQL_RESPONSE_JSON:

@@ -94,7 +94,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await session.execute(text("SELECT 1"))
         except Exception:
             logger.exception("readiness check failed")
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"}, status_code=503
+            )
         return JSONResponse({"status": "ready", "database": "ok"})
 
     async def metrics(request: Request) -> Response:

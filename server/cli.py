@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -45,13 +46,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings)
     base = f"http://{settings.host}:{settings.port}"
     if not settings.is_production:
-        token = issue_token(token_config(settings), subject="developer", roles=["admin"], ttl_seconds=DEV_TOKEN_TTL)
+        token = issue_token(
+            token_config(settings), subject="developer", roles=["admin"], ttl_seconds=DEV_TOKEN_TTL
+        )
         print(f"\nagentwire is starting on {base}")
         print(f"  GraphiQL:  {base}/graphql")
         print(f"  database:  {settings.resolved_database_url.split('://', 1)[0]}")
         print("  development token (user 'developer', admin, valid 7 days):")
         print(f"    {token}")
-        print('  in GraphiQL, open Headers and paste: {"Authorization": "Bearer <token above>"}\n', flush=True)
+        print(
+            '  in GraphiQL, open Headers and paste: {"Authorization": "Bearer <token above>"}\n',
+            flush=True,
+        )
     uvicorn.run(
         app,
         host=settings.host,
@@ -60,6 +66,18 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         ws_max_size=1024 * 1024,
         ws_per_message_deflate=True,
     )
+    return 0
+
+
+def cmd_schema(_settings: Settings, args: argparse.Namespace) -> int:
+    from schema.build import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if args.write:
+        Path(args.write).write_text(sdl)
+        print(f"wrote {args.write}")
+    else:
+        sys.stdout.write(sdl)
     return 0
 
 
@@ -77,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--admin", action="store_true", help="include the admin role")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.set_defaults(handler=cmd_token)
+    schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.add_argument("--write", metavar="PATH", help="write it to PATH instead")
+    schema.set_defaults(handler=cmd_schema)
     return parser
 
 

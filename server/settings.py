@@ -57,9 +57,7 @@ class Settings(BaseSettings):
         if self.jwt_secret:
             return self.jwt_secret
         if self.is_production:
-            raise RuntimeError(
-                "AGENTWIRE_JWT_SECRET must be set when AGENTWIRE_ENV=production"
-            )
+            raise RuntimeError("AGENTWIRE_JWT_SECRET must be set when AGENTWIRE_ENV=production")
         path = self.data_dir / "jwt-secret"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)

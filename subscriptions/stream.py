@@ -60,7 +60,9 @@ class TaskEventStream:
     async def _stored_after_last(self) -> AsyncIterator[Event]:
         while True:
             async with self._sessions() as session:
-                rows = await events_after(session, self._task_id, after=self.last_seq, limit=REPLAY_BATCH)
+                rows = await events_after(
+                    session, self._task_id, after=self.last_seq, limit=REPLAY_BATCH
+                )
             for row in rows:
                 self.last_seq = row.seq
                 yield event_from_row(row, self._user_id)
@@ -69,11 +71,13 @@ class TaskEventStream:
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         # Subscribe before replaying, so nothing published during the replay is missed.
-        async with self._bus.subscribe(TASK_CHANNEL.format(self._task_id), maxsize=INBOX_SIZE) as inbox:
-            async for event in self._stored_after_last():
-                yield event
+        async with self._bus.subscribe(
+            TASK_CHANNEL.format(self._task_id), maxsize=INBOX_SIZE
+        ) as inbox:
+            async for stored in self._stored_after_last():
+                yield stored
             while True:
-                event = None
+                event: Event | None = None
                 with contextlib.suppress(TimeoutError):
                     event = await asyncio.wait_for(inbox.queue.get(), self._quiet)
                 if inbox.overflowed:

@@ -1,4 +1,4 @@
-"""Fixtures: a live server per backend (SQLite always; PostgreSQL when reachable, required in CI)."""
+"""Fixtures: a live server per backend: SQLite always, PostgreSQL when reachable (CI: always)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
+async def server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveServer]:
     """One shared server per backend; tests keep apart by using their own users."""
     tmp = tmp_path_factory.mktemp(f"server-{backend}")
     settings = test_settings(tmp, await database_url_for(backend, tmp))

@@ -26,9 +26,10 @@ async def get_task(session: AsyncSession, task_id: uuid.UUID) -> Task | None:
 async def lock_task(session: AsyncSession, task_id: uuid.UUID) -> Task | None:
     """The task row, locked for the rest of the transaction (re-read, not cached)."""
     result = await session.execute(
-        select(Task).where(Task.id == task_id).with_for_update().execution_options(
-            populate_existing=True
-        )
+        select(Task)
+        .where(Task.id == task_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
 
@@ -79,7 +80,9 @@ async def list_tasks_page(
     if before is not None:
         created_at, task_id = before
         query = query.where(
-            or_(Task.created_at < created_at, and_(Task.created_at == created_at, Task.id < task_id))
+            or_(
+                Task.created_at < created_at, and_(Task.created_at == created_at, Task.id < task_id)
+            )
         )
     query = query.order_by(Task.created_at.desc(), Task.id.desc()).offset(offset).limit(limit)
     result = await session.execute(query)
@@ -87,7 +90,9 @@ async def list_tasks_page(
 
 
 async def count_tasks(session: AsyncSession, query_filter: TaskFilter) -> int:
-    result = await session.execute(select(func.count()).select_from(Task).where(_filtered(query_filter)))
+    result = await session.execute(
+        select(func.count()).select_from(Task).where(_filtered(query_filter))
+    )
     return int(result.scalar_one())
 
 

@@ -11,7 +11,9 @@ from tests.support.clients import Api, GraphQLCallError, collect, fail, note, st
 
 async def test_submitted_task_runs_to_completion_step_by_step(alice: Api) -> None:
     # given
-    task = await alice.submit("write two notes", context=steps(note("a", 1), wait(50), note("b", [2])))
+    task = await alice.submit(
+        "write two notes", context=steps(note("a", 1), wait(50), note("b", [2]))
+    )
     assert task["status"] in ("PENDING", "RUNNING")
     assert [s["name"] for s in task["steps"]] == ["note a", "wait 50", "note b"]
     # when
@@ -20,7 +22,11 @@ async def test_submitted_task_runs_to_completion_step_by_step(alice: Api) -> Non
     assert done["artifacts"] == {"a": 1, "b": [2]}
     assert done["progress"] == 1.0
     assert [s["status"] for s in done["steps"]] == ["COMPLETED"] * 3
-    assert done["result"] == {"stepsCompleted": 3, "stepsSkipped": 0, "artifacts": {"a": 1, "b": [2]}}
+    assert done["result"] == {
+        "stepsCompleted": 3,
+        "stepsSkipped": 0,
+        "artifacts": {"a": 1, "b": [2]},
+    }
     assert done["startedAt"] is not None and done["finishedAt"] is not None
     assert done["queuePosition"] is None and done["estimatedWaitTime"] is None
 
@@ -41,7 +47,13 @@ async def test_gated_step_waits_for_approval_then_runs(alice: Api) -> None:
     assert waiting["artifacts"] == {"a": 1}
 
     answered = await alice.call(
-        "Approve", input={"taskId": task["id"], "approvalId": approval["id"], "approved": True, "message": "ok"}
+        "Approve",
+        input={
+            "taskId": task["id"],
+            "approvalId": approval["id"],
+            "approved": True,
+            "message": "ok",
+        },
     )
     assert answered["approve"]["status"] in ("RUNNING", "COMPLETED")
     done = await alice.wait_status(task["id"], "COMPLETED")
@@ -75,7 +87,11 @@ async def test_rejected_step_is_skipped_and_the_task_goes_on(alice: Api) -> None
     waiting = await alice.wait_status(task["id"], "AWAITING_APPROVAL")
     await alice.call(
         "Approve",
-        input={"taskId": task["id"], "approvalId": waiting["pendingApproval"]["id"], "approved": False},
+        input={
+            "taskId": task["id"],
+            "approvalId": waiting["pendingApproval"]["id"],
+            "approved": False,
+        },
     )
     done = await alice.wait_status(task["id"], "COMPLETED")
     assert [s["status"] for s in done["steps"]] == ["SKIPPED", "COMPLETED"]
@@ -89,7 +105,11 @@ async def test_reject_with_cancel_policy_cancels_the_task(alice: Api) -> None:
     waiting = await alice.wait_status(task["id"], "AWAITING_APPROVAL")
     await alice.call(
         "Approve",
-        input={"taskId": task["id"], "approvalId": waiting["pendingApproval"]["id"], "approved": False},
+        input={
+            "taskId": task["id"],
+            "approvalId": waiting["pendingApproval"]["id"],
+            "approved": False,
+        },
     )
     done = await alice.wait_status(task["id"], "CANCELLED")
     assert [s["status"] for s in done["steps"]] == ["CANCELLED", "CANCELLED"]
@@ -126,7 +146,9 @@ async def test_cancel_pending_awaiting_and_running_tasks(alice: Api) -> None:
     assert cancelled["approvals"][0]["status"] == "CANCELLED"
     # running: cancelled at the next checkpoint
     slow = await alice.submit("slow", context=steps(wait(5000), note("never", 1)))
-    await alice.wait_for(slow["id"], lambda t: t["status"] == "RUNNING" and t["currentStep"] is not None)
+    await alice.wait_for(
+        slow["id"], lambda t: t["status"] == "RUNNING" and t["currentStep"] is not None
+    )
     await alice.call("CancelTask", taskId=slow["id"])
     done = await alice.wait_status(slow["id"], "CANCELLED", timeout=5)
     assert done["artifacts"] == {}
@@ -192,7 +214,11 @@ async def test_undo_refuses_an_irreversible_step_before_changing_anything(alice:
 async def test_approving_an_answered_approval_is_a_conflict(alice: Api) -> None:
     task = await alice.submit("twice", context=steps(note("a", 1, approval=True)))
     waiting = await alice.wait_status(task["id"], "AWAITING_APPROVAL")
-    answer = {"taskId": task["id"], "approvalId": waiting["pendingApproval"]["id"], "approved": True}
+    answer = {
+        "taskId": task["id"],
+        "approvalId": waiting["pendingApproval"]["id"],
+        "approved": True,
+    }
     await alice.call("Approve", input=answer)
     with pytest.raises(GraphQLCallError) as error:
         await alice.call("Approve", input={**answer, "approved": False})
@@ -202,10 +228,15 @@ async def test_approving_an_answered_approval_is_a_conflict(alice: Api) -> None:
 
 
 async def test_subscription_replays_then_streams_live_events(alice: Api) -> None:
-    task = await alice.submit("watch", context=steps(note("a", 1), wait(200), note("b", 2, approval=True)))
+    task = await alice.submit(
+        "watch", context=steps(note("a", 1), wait(200), note("b", 2, approval=True))
+    )
     async with alice.websocket() as ws:
         events = await collect(
-            ws, "TaskUpdates", taskId=task["id"], after=0,
+            ws,
+            "TaskUpdates",
+            taskId=task["id"],
+            after=0,
             until=lambda e: e["type"] == "APPROVAL_REQUEST",
         )
         approval = events[-1]["data"]["approvalRequest"]
@@ -219,7 +250,11 @@ async def test_subscription_replays_then_streams_live_events(alice: Api) -> None
             "Approve", input={"taskId": task["id"], "approvalId": approval["id"], "approved": True}
         )
         rest = await collect(
-            ws, "TaskUpdates", taskId=task["id"], after=seqs[-1], until=lambda e: e["type"] == "COMPLETED"
+            ws,
+            "TaskUpdates",
+            taskId=task["id"],
+            after=seqs[-1],
+            until=lambda e: e["type"] == "COMPLETED",
         )
     rest_types = [e["type"] for e in rest if e["seq"] is not None]
     assert rest_types[0] == "APPROVAL_RESOLVED"
@@ -234,14 +269,24 @@ async def test_reconnect_with_after_sees_every_event_exactly_once(alice: Api) ->
     task = await alice.submit("resume", context=steps(*(wait(120) for _ in range(4)), note("z", 1)))
     seen: list[dict] = []
     async with alice.websocket() as ws:
-        seen += await collect(ws, "TaskUpdates", taskId=task["id"], after=0,
-                              until=lambda e: e["type"] == "STEP_COMPLETE")
+        seen += await collect(
+            ws,
+            "TaskUpdates",
+            taskId=task["id"],
+            after=0,
+            until=lambda e: e["type"] == "STEP_COMPLETE",
+        )
     # the connection is gone; events keep happening while we are away
     await asyncio.sleep(0.3)
     last = max(e["seq"] for e in seen if e["seq"] is not None)
     async with alice.websocket() as ws:
-        seen += await collect(ws, "TaskUpdates", taskId=task["id"], after=last,
-                              until=lambda e: e["type"] == "COMPLETED")
+        seen += await collect(
+            ws,
+            "TaskUpdates",
+            taskId=task["id"],
+            after=last,
+            until=lambda e: e["type"] == "COMPLETED",
+        )
     stored = [e for e in seen if e["seq"] is not None]
     assert [e["seq"] for e in stored] == list(range(1, len(stored) + 1))
     assert len({e["id"] for e in stored}) == len(stored)
@@ -259,7 +304,16 @@ async def test_two_users_cannot_see_each_others_tasks(alice: Api, bob: Api) -> N
         ("CancelTask", {"taskId": task["id"]}),
         ("Undo", {"taskId": task["id"]}),
         ("TaskEvents", {"taskId": task["id"]}),
-        ("Approve", {"input": {"taskId": task["id"], "approvalId": waiting["pendingApproval"]["id"], "approved": True}}),
+        (
+            "Approve",
+            {
+                "input": {
+                    "taskId": task["id"],
+                    "approvalId": waiting["pendingApproval"]["id"],
+                    "approved": True,
+                }
+            },
+        ),
     ):
         with pytest.raises(GraphQLCallError) as error:
             await bob.call(name, **variables)
@@ -278,5 +332,7 @@ async def test_subscribing_to_another_users_task_is_not_found(alice: Api, bob: A
     task = await alice.submit("private", context=steps(note("a", 1)))
     async with bob.websocket() as ws:
         with pytest.raises(Exception) as error:
-            await collect(ws, "TaskUpdates", taskId=task["id"], after=0, until=lambda e: True, timeout=5)
+            await collect(
+                ws, "TaskUpdates", taskId=task["id"], after=0, until=lambda e: True, timeout=5
+            )
     assert "was not found" in str(error.value)

@@ -37,7 +37,8 @@ def _resolve(env_name: str, default: str, what: str) -> str | None:
         return url
     if in_ci() or os.environ.get(env_name):
         raise RuntimeError(
-            f"{what} is not reachable at {url}; CI requires it (set {env_name} or start the service)"
+            f"{what} is not reachable at {url}; CI requires it "
+            f"(set {env_name} or start the service)"
         )
     return None
 

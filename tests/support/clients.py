@@ -35,7 +35,9 @@ class Api:
 
     def _http_client(self) -> Client:
         transport = HTTPXAsyncTransport(
-            url=self.server.graphql_url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+            url=self.server.graphql_url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
         )
         return Client(transport=transport, fetch_schema_from_transport=False)
 
@@ -66,10 +68,14 @@ class Api:
             if predicate(task):
                 return task
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"task never reached the expected state; last: {task['status']}")
+                raise AssertionError(
+                    f"task never reached the expected state; last: {task['status']}"
+                )
             await asyncio.sleep(interval)
 
-    async def wait_status(self, task_id: str, *statuses: str, timeout: float = 20.0) -> dict[str, Any]:
+    async def wait_status(
+        self, task_id: str, *statuses: str, timeout: float = 20.0
+    ) -> dict[str, Any]:
         return await self.wait_for(task_id, lambda t: t["status"] in statuses, timeout=timeout)
 
     @contextlib.asynccontextmanager
@@ -89,13 +95,24 @@ def steps(*specs: dict[str, Any]) -> dict[str, Any]:
     return {"steps": list(specs)}
 
 
-def note(key: str, value: Any, *, approval: bool = False, name: str | None = None) -> dict[str, Any]:
-    return {"name": name or f"note {key}", "action": "note", "params": {"key": key, "value": value},
-            "requiresApproval": approval}
+def note(
+    key: str, value: Any, *, approval: bool = False, name: str | None = None
+) -> dict[str, Any]:
+    return {
+        "name": name or f"note {key}",
+        "action": "note",
+        "params": {"key": key, "value": value},
+        "requiresApproval": approval,
+    }
 
 
 def wait(ms: int, *, approval: bool = False, name: str | None = None) -> dict[str, Any]:
-    return {"name": name or f"wait {ms}", "action": "wait", "params": {"ms": ms}, "requiresApproval": approval}
+    return {
+        "name": name or f"wait {ms}",
+        "action": "wait",
+        "params": {"ms": ms},
+        "requiresApproval": approval,
+    }
 
 
 def fail(message: str, *, name: str = "failing step") -> dict[str, Any]:
@@ -109,7 +126,9 @@ async def collect(
     events: list[dict[str, Any]] = []
 
     async def gather() -> None:
-        async for result in session.subscribe(GraphQLRequest(operation(name), variable_values=variables)):
+        async for result in session.subscribe(
+            GraphQLRequest(operation(name), variable_values=variables)
+        ):
             event = next(iter(result.values()))
             events.append(event)
             if until(event):

@@ -15,7 +15,9 @@ def _fragments() -> dict[str, str]:
     text = (OPERATIONS_DIR / "fragments.graphql").read_text()
     starts = [(m.group(1), m.start()) for m in _FRAGMENT.finditer(text)]
     bounds = [*(start for _, start in starts[1:]), len(text)]
-    return {name: text[start:end].strip() for (name, start), end in zip(starts, bounds, strict=True)}
+    return {
+        name: text[start:end].strip() for (name, start), end in zip(starts, bounds, strict=True)
+    }
 
 
 @cache

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Set up a virtual environment from the project's own files, then serve or test.
+
+    python3 dev.py serve   # the server on the embedded default (SQLite + in-process bus)
+    python3 dev.py test    # ruff, mypy, the schema check and the whole pytest suite
+
+Needs only Python 3.11+ and git. The environment lives in .venv and is
+reinstalled only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def ensure_environment(extras: str) -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
+        sys.exit(f"agentwire needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = VENV / ".agentwire-installed"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    print(f"installing agentwire{extras} into .venv ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f".{extras}"], check=True, cwd=ROOT)
+    stamp.write_text(digest)
+
+
+def run(*command: str) -> int:
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
+def serve(args: list[str]) -> int:
+    ensure_environment("")
+    return run(str(BIN / "agentwire"), "serve", *args)
+
+
+def test(args: list[str]) -> int:
+    ensure_environment("[test]")
+    checks = [
+        (str(BIN / "ruff"), "check", "."),
+        (str(BIN / "ruff"), "format", "--check", "."),
+        (str(BIN / "mypy"),),
+    ]
+    for check in checks:
+        print(
+            "$",
+            " ".join(Path(check[0]).name if i == 0 else part for i, part in enumerate(check)),
+            flush=True,
+        )
+        if run(*check) != 0:
+            return 1
+    return run(str(PYTHON), "-m", "pytest", *args)
+
+
+def main() -> int:
+    commands = {"serve": serve, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    return commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
