@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +33,19 @@ class Authenticator:
         self._sessions = sessions
         self._tokens = tokens
         self._known: dict[tuple[str, tuple[str, ...], str], uuid.UUID] = {}
+
+    async def from_http_headers(self, headers: Mapping[str, str]) -> Principal:
+        """The caller of an HTTP request or WebSocket handshake, from its headers."""
+        return await self.from_authorization(headers.get("authorization"))
+
+    async def from_connection_params(self, params: Mapping[str, Any]) -> Principal:
+        """The caller of a graphql-transport-ws connection, from its `connection_init` payload."""
+        authorization = params.get("authorization") or params.get("Authorization")
+        if not isinstance(authorization, str):
+            raise AuthenticationError(
+                "connection_init must carry {'authorization': 'Bearer <token>'}"
+            )
+        return await self.from_authorization(authorization)
 
     async def from_authorization(self, header_value: str | None) -> Principal:
         if not header_value:

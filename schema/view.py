@@ -103,13 +103,8 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
 
     async def on_ws_connect(self, context: GraphQLContext) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
-        authorization = params.get("authorization") or params.get("Authorization")
         try:
-            if not isinstance(authorization, str):
-                raise AuthenticationError(
-                    "connection_init must carry {'authorization': 'Bearer <token>'}"
-                )
-            context.principal = await self.authenticator.from_authorization(authorization)
+            context.principal = await self.authenticator.from_connection_params(params)
         except AuthenticationError as error:
             raise ConnectionRejectionError({"message": str(error)}) from error
         result: UnsetType = UNSET
@@ -150,9 +145,7 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
                 media_type=APPLICATION_JSON,
             )
         try:
-            principal = await self.authenticator.from_authorization(
-                request.headers.get("authorization")
-            )
+            principal = await self.authenticator.from_http_headers(request.headers)
         except AuthenticationError as error:
             return Response(
                 graphql_error_body(str(error), "UNAUTHENTICATED"),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from graphql import parse, validate
 from schema.build import build_schema
+from tests.support.operations import OPERATIONS_DIR, operation
 
 SDL_PATH = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
 
@@ -17,10 +19,6 @@ def test_checked_in_schema_matches_the_code() -> None:
 
 
 def test_every_operation_document_validates_against_the_schema() -> None:
-    from graphql import parse, validate
-
-    from tests.support.operations import OPERATIONS_DIR, operation
-
     schema = build_schema()._schema
     names = [p.stem for p in OPERATIONS_DIR.glob("*.graphql") if p.stem != "fragments"]
     assert names
