@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -10,7 +11,9 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
+from resolvers.errors import DomainError
 from schema.extensions import MaskUnexpectedErrors
 from schema.mutation import Mutation
 from schema.query import Query
@@ -21,8 +24,22 @@ MAX_TOKENS = 2000
 MAX_ALIASES = 30
 
 
+class AgentwireSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only what is unexpected: domain errors and invalid documents are the caller's."""
+        unexpected = [
+            error
+            for error in errors
+            if error.original_error is not None
+            and not isinstance(error.original_error, DomainError)
+        ]
+        super().process_errors(unexpected, execution_context)
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return AgentwireSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

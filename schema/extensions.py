@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from graphql import GraphQLError
 from resolvers.errors import DomainError
 
 logger = logging.getLogger("agentwire.graphql")

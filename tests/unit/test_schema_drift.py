@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphql import parse, validate
+
 from schema.build import build_schema
 from tests.support.operations import OPERATIONS_DIR, operation
 
