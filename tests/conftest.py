@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,14 @@ import pytest_asyncio
 
 from tests.support.backends import postgres_url
 from tests.support.clients import Api
-from tests.support.live import LiveServer, live_server, reset_postgres, test_settings
+from tests.support.live import (
+    LiveServer,
+    create_scratch_database,
+    drop_scratch_database,
+    live_server,
+    reset_postgres,
+    test_settings,
+)
 
 _POSTGRES_URL = postgres_url()
 BACKENDS = ["sqlite", *(["postgres"] if _POSTGRES_URL else [])]
@@ -45,26 +53,31 @@ async def server(
         yield running
 
 
-@pytest.fixture
-def make_server(backend: str, tmp_path: Path) -> Callable[..., Any]:
-    """A dedicated server with its own settings, for tests of global behaviour."""
+@pytest_asyncio.fixture
+async def make_server(backend: str, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """Dedicated servers with their own settings and their own database, for tests of
+    global behaviour (limits, restarts). Servers made in one test share that database."""
+    database: dict[str, str | None] = {}
 
-    def factory(**overrides: Any) -> Any:
-        async def database_url() -> str | None:
-            return await database_url_for(backend, tmp_path)
+    async def database_url() -> str | None:
+        if "url" not in database:
+            if backend == "sqlite":
+                database["url"] = await database_url_for(backend, tmp_path)
+            else:
+                assert _POSTGRES_URL is not None
+                database["url"] = await create_scratch_database(_POSTGRES_URL)
+        return database["url"]
 
-        class _Dedicated:
-            async def __aenter__(self) -> LiveServer:
-                settings = test_settings(tmp_path, await database_url(), **overrides)
-                self._cm = live_server(settings)
-                return await self._cm.__aenter__()
+    @contextlib.asynccontextmanager
+    async def factory(**overrides: Any) -> AsyncIterator[LiveServer]:
+        settings = test_settings(tmp_path, await database_url(), **overrides)
+        async with live_server(settings) as running:
+            yield running
 
-            async def __aexit__(self, *exc: object) -> None:
-                await self._cm.__aexit__(*exc)
-
-        return _Dedicated()
-
-    return factory
+    yield factory
+    if backend == "postgres" and database.get("url"):
+        assert _POSTGRES_URL is not None and database["url"] is not None
+        await drop_scratch_database(_POSTGRES_URL, database["url"])
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 
@@ -28,6 +29,24 @@ async def reset_postgres(url: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def create_scratch_database(base_url: str) -> str:
+    """A new, empty PostgreSQL database beside `base_url`'s, for one test's own servers."""
+    name = f"agentwire_scratch_{uuid.uuid4().hex[:12]}"
+    engine = create_async_engine(base_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return str(make_url(base_url).set(database=name).render_as_string(hide_password=False))
+
+
+async def drop_scratch_database(base_url: str, scratch_url: str) -> None:
+    name = make_url(scratch_url).database
+    engine = create_async_engine(base_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await engine.dispose()
 
 
