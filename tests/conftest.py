@@ -17,24 +17,20 @@ from tests.support.live import (
     create_scratch_database,
     drop_scratch_database,
     live_server,
-    reset_postgres,
     test_settings,
 )
 
 _POSTGRES_URL = postgres_url()
 BACKENDS = ["sqlite", *(["postgres"] if _POSTGRES_URL else [])]
-_postgres_reset = False
 
 
 async def database_url_for(backend: str, tmp: Path) -> str | None:
-    global _postgres_reset
+    """SQLite: a file in `tmp`. PostgreSQL: a scratch database made for this run, so that
+    runs on one machine never share (or wipe) each other's tables."""
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp / 'agentwire.db'}"
     assert _POSTGRES_URL is not None
-    if not _postgres_reset:
-        await reset_postgres(_POSTGRES_URL)
-        _postgres_reset = True
-    return _POSTGRES_URL
+    return await create_scratch_database(_POSTGRES_URL)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -48,9 +44,14 @@ async def server(
 ) -> AsyncIterator[LiveServer]:
     """One shared server per backend; tests keep apart by using their own users."""
     tmp = tmp_path_factory.mktemp(f"server-{backend}")
-    settings = test_settings(tmp, await database_url_for(backend, tmp))
-    async with live_server(settings) as running:
-        yield running
+    database_url = await database_url_for(backend, tmp)
+    settings = test_settings(tmp, database_url)
+    try:
+        async with live_server(settings) as running:
+            yield running
+    finally:
+        if backend == "postgres" and _POSTGRES_URL and database_url:
+            await drop_scratch_database(_POSTGRES_URL, database_url)
 
 
 @pytest_asyncio.fixture
@@ -61,11 +62,7 @@ async def make_server(backend: str, tmp_path: Path) -> AsyncIterator[Callable[..
 
     async def database_url() -> str | None:
         if "url" not in database:
-            if backend == "sqlite":
-                database["url"] = await database_url_for(backend, tmp_path)
-            else:
-                assert _POSTGRES_URL is not None
-                database["url"] = await create_scratch_database(_POSTGRES_URL)
+            database["url"] = await database_url_for(backend, tmp_path)
         return database["url"]
 
     @contextlib.asynccontextmanager

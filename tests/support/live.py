@@ -23,15 +23,6 @@ from server.settings import Settings
 TEST_JWT_SECRET = "test-secret-for-agentwire-suite-only-0123456789"
 
 
-async def reset_postgres(url: str) -> None:
-    """Start the suite from an empty schema, then migrate."""
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
 async def create_scratch_database(base_url: str) -> str:
     """A new, empty PostgreSQL database beside `base_url`'s, for one test's own servers."""
     name = f"agentwire_scratch_{uuid.uuid4().hex[:12]}"
