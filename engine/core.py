@@ -86,11 +86,12 @@ class Engine:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        held = list(self._running)
         runners = list(self._running.values())
         for runner in runners:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
-        await self._release_leases([task_id for task_id in self._running])
+        await self._release_leases(held)
 
     def transaction(self, task_id: uuid.UUID) -> AbstractAsyncContextManager[TaskTransaction]:
         return task_transaction(self.sessions, self.bus, task_id)
@@ -102,13 +103,17 @@ class Engine:
     # the loop
 
     async def _loop(self) -> None:
-        ticks = 0
+        loop = asyncio.get_running_loop()
+        last_renewal = -self.lease_seconds
         while not self._stopping:
+            # Renew well before a lease can lapse: three chances per lease period.
+            renew = loop.time() - last_renewal >= self.lease_seconds / 3
             try:
-                await self._tick(renew=ticks % 5 == 0)
+                await self._tick(renew=renew)
+                if renew:
+                    last_renewal = loop.time()
             except Exception:
                 logger.exception("scheduler tick failed; retrying")
-            ticks += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), SCHEDULER_TICK_SECONDS)
             self._wake.clear()

@@ -9,7 +9,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from db.models import ApprovalRequest, TaskStep, utcnow
-from db.repositories.steps import get_approval, get_step, pending_approval_for_step, steps_of_task
+from db.repositories.steps import (
+    get_approval,
+    get_step,
+    granted_approval_exists,
+    pending_approval_for_step,
+    steps_of_task,
+)
 from engine.approvals import cancel_everything, record_decision
 from engine.executor import (
     ApprovalDecision,
@@ -152,7 +158,11 @@ class TaskRunner:
         async with self.engine.sessions() as session:
             step = await get_step(session, step_id)
             assert step is not None
-            needs_gate = step.requires_approval and step.status != "running"
+            needs_gate = (
+                step.requires_approval
+                and step.status != "running"
+                and not await granted_approval_exists(session, step_id)
+            )
             prompt = f"Approve step {step.position + 1}: {step.name}"
             parameters = dict(step.params)
         if needs_gate:

@@ -79,6 +79,19 @@ async def pending_approval_for_step(
     return result.scalar_one_or_none()
 
 
+async def granted_approval_exists(session: AsyncSession, step_id: uuid.UUID) -> bool:
+    """Whether the step was already approved (so a resumed run must not ask again)."""
+    result = await session.execute(
+        select(ApprovalRequest.id)
+        .where(
+            ApprovalRequest.step_id == step_id,
+            ApprovalRequest.status.in_(("approved", "modified")),
+        )
+        .limit(1)
+    )
+    return result.first() is not None
+
+
 async def approvals_for_user(
     session: AsyncSession, user_id: uuid.UUID | None, *, status: str | None, limit: int = 200
 ) -> Sequence[ApprovalRequest]:

@@ -144,3 +144,27 @@ async def test_websocket_without_valid_credentials_is_closed_with_4403(alice: Ap
     close = error.value.__cause__
     assert isinstance(close, ConnectionClosed)
     assert close.rcvd is not None and close.rcvd.code == 4403
+
+
+async def test_an_approved_step_interrupted_by_a_restart_is_not_asked_again(
+    make_server: Any,
+) -> None:
+    overrides = {"lease_seconds": 1.0}
+    async with make_server(**overrides) as server:
+        user = Api(server, server.token("approved-restart-user"))
+        task = await user.submit("approved once", context=steps(wait(3000, approval=True)))
+        waiting = await user.wait_status(task["id"], "AWAITING_APPROVAL")
+        await user.call(
+            "Approve",
+            input={
+                "taskId": task["id"],
+                "approvalId": waiting["pendingApproval"]["id"],
+                "approved": True,
+            },
+        )
+        await user.wait_for(task["id"], lambda t: t["steps"][0]["status"] == "RUNNING")
+        token = user.token
+    async with make_server(**overrides) as server:
+        user = Api(server, token)
+        done = await user.wait_status(task["id"], "COMPLETED", timeout=30)
+        assert [a["status"] for a in done["approvals"]] == ["APPROVED"]
