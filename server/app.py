@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from auth.authenticate import Authenticator
 from auth.tokens import TokenConfig
@@ -21,6 +21,7 @@ from db.engine import create_engine, create_session_factory
 from engine.core import Engine
 from engine.scheduler import Limits
 from resolvers.context import Services
+from rest_compat.app import create_rest_app
 from schema.build import build_schema
 from schema.view import AgentwireGraphQL
 from server.middleware import RequestIdMiddleware
@@ -108,6 +109,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        Mount(
+            "/api",
+            create_rest_app(
+                services=services,
+                authenticator=authenticator,
+                heartbeat_seconds=settings.ws_heartbeat_seconds,
+            ),
+        ),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestIdMiddleware)])
     app.state.agentwire = AppState(

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     approval_timeout_seconds: float = Field(default=3600, gt=0)
     lease_seconds: float = Field(default=30, gt=0)
     progress_interval_seconds: float = Field(default=0.25, ge=0)
+    # Legacy WebSocket and SSE: how often the server sends a heartbeat to a quiet client.
+    ws_heartbeat_seconds: float = Field(default=15, gt=0, le=3600)
 
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"

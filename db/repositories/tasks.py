@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Task
@@ -64,7 +64,8 @@ def _filtered(query_filter: TaskFilter):  # type: ignore[no-untyped-def]
         conditions.append(Task.created_at >= query_filter.date_from)
     if query_filter.date_to is not None:
         conditions.append(Task.created_at <= query_filter.date_to)
-    return and_(*conditions)
+    # true() first: an admin's unfiltered listing has no condition; an empty and_() is deprecated.
+    return and_(true(), *conditions)
 
 
 async def list_tasks_page(

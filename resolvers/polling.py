@@ -1,0 +1,57 @@
+"""Long-polling: stored events after a cursor, waiting a bounded time when there are none yet."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+from db.repositories.events import events_after
+from resolvers.context import RequestContext
+from resolvers.errors import ValidationFailedError
+from resolvers.tasks import load_visible_task, require_scope
+from subscriptions.bus import TASK_CHANNEL
+from subscriptions.envelope import Event
+from subscriptions.stream import event_from_row
+
+MAX_WAIT_SECONDS = 30.0
+MAX_POLL_EVENTS = 500
+# The bus only wakes us; re-reading the log this often covers a dropped notification.
+RECHECK_SECONDS = 1.0
+
+
+async def poll_events(
+    ctx: RequestContext,
+    *,
+    task_id: uuid.UUID,
+    after: int,
+    wait_seconds: float,
+    limit: int = MAX_POLL_EVENTS,
+) -> list[Event]:
+    """Stored events with `seq > after`, oldest first; empty only if none came within the wait."""
+    require_scope(ctx, "tasks:read")
+    if after < 0:
+        raise ValidationFailedError("after must be 0 or a seq from an earlier event", field="after")
+    if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
+        raise ValidationFailedError(
+            f"wait must be from 0 to {MAX_WAIT_SECONDS:g} seconds", field="wait"
+        )
+    if not 1 <= limit <= MAX_POLL_EVENTS:
+        raise ValidationFailedError(f"limit must be from 1 to {MAX_POLL_EVENTS}", field="limit")
+    task = await load_visible_task(ctx, task_id)
+    user_id = str(task.user_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    # Subscribe before the first read, so an event committed in between still wakes us.
+    async with ctx.services.bus.subscribe(TASK_CHANNEL.format(task_id), maxsize=16) as inbox:
+        while True:
+            inbox.wakeup.clear()
+            async with ctx.sessions() as session:
+                rows = await events_after(session, task_id, after=after, limit=limit)
+            remaining = deadline - loop.time()
+            if rows or remaining <= 0:
+                return [event_from_row(row, user_id) for row in rows]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(inbox.wakeup.wait(), min(remaining, RECHECK_SECONDS))
+            while not inbox.queue.empty():
+                inbox.queue.get_nowait()

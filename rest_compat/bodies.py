@@ -1,0 +1,91 @@
+"""Request bodies: their JSON types, checked strictly here; every rule beyond types is a resolver's.
+
+The ranges in `json_schema_extra` document the resolvers' own checks; they are
+not enforced twice, so the message a client gets always comes from one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from resolvers.validation import MAX_KEY_CHARS, MAX_TASK_CHARS, PRIORITY_RANGE
+
+UUID_SCHEMA: dict[str, Any] = {"type": "string", "format": "uuid"}
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+    )
+
+
+class SubmitTaskBody(Body):
+    """A new task."""
+
+    task: str = Field(
+        description="What to do.",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_TASK_CHARS},
+        examples=["Summarise the report"],
+    )
+    priority: int | None = Field(
+        default=None,
+        description="Higher runs first.",
+        json_schema_extra={"minimum": PRIORITY_RANGE[0], "maximum": PRIORITY_RANGE[1]},
+    )
+    conversation_id: str | None = Field(
+        default=None,
+        description="Groups tasks of one conversation.",
+        json_schema_extra={"maxLength": MAX_KEY_CHARS},
+    )
+    context: dict[str, Any] | None = Field(
+        default=None,
+        description="Up to 64 KiB of JSON. `steps` gives an explicit plan: "
+        '[{"name", "action": "wait"|"note"|"fail", "params", "requiresApproval"}]; '
+        "`onReject` (skip|cancel), `onApprovalTimeout` (reject|cancel|approve), "
+        "`approvalTimeoutSeconds`.",
+        examples=[
+            {
+                "steps": [
+                    {"name": "first", "action": "note", "params": {"key": "a", "value": 1}},
+                    {
+                        "name": "second",
+                        "action": "note",
+                        "params": {"key": "b", "value": 2},
+                        "requiresApproval": True,
+                    },
+                ]
+            }
+        ],
+    )
+
+
+class ApproveBody(Body):
+    """An answer to a pending approval request."""
+
+    approval_id: str = Field(
+        description="The id of the pending approval request.",
+        json_schema_extra={"format": "uuid"},
+        examples=["3f2b8c1e-9d4a-4e6b-8f1a-2c3d4e5f6a7b"],
+    )
+    approved: bool = Field(description="true runs the step; false rejects it.")
+    message: str | None = Field(
+        default=None,
+        description="A note kept with the decision.",
+        json_schema_extra={"maxLength": 2000},
+    )
+    modified_parameters: dict[str, Any] | None = Field(
+        default=None, description="Approve, but run the step with these parameters instead."
+    )
+
+
+class UndoBody(Body):
+    """Which steps to roll back; the body may be omitted."""
+
+    step_id: str | None = Field(
+        default=None,
+        description="Roll back down to this step, inclusive; the last completed step when omitted.",
+        json_schema_extra={"format": "uuid"},
+    )

@@ -1,0 +1,152 @@
+"""Fallbacks for clients without the legacy WebSocket: long-polling and Server-Sent Events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.responses import Response, StreamingResponse
+
+from resolvers import events as event_resolvers
+from resolvers import polling
+from rest_compat.envelope import success
+from rest_compat.inputs import Param
+from rest_compat.payloads import EventsPage
+from rest_compat.routes_tasks import TASK_ID
+from rest_compat.routing import Call, Operation, Reply
+from rest_compat.views import EventJson
+from subscriptions.envelope import Event
+
+AFTER = Param(
+    "after",
+    "query",
+    {"type": "integer", "minimum": 0, "maximum": 2**53, "default": 0},
+    "Only events with seq greater than this (0: from the first).",
+    default=0,
+)
+WAIT = Param(
+    "wait",
+    "query",
+    {"type": "number", "minimum": 0, "maximum": polling.MAX_WAIT_SECONDS, "default": 0},
+    "Seconds to wait for an event when there is none yet (at most 30).",
+    default=0,
+)
+LIMIT = Param(
+    "limit",
+    "query",
+    {"type": "integer", "minimum": 1, "maximum": polling.MAX_POLL_EVENTS, "default": 100},
+    "At most this many events.",
+    default=100,
+)
+LAST_EVENT_ID = Param(
+    "Last-Event-ID",
+    "header",
+    {"type": "integer", "minimum": 0, "maximum": 2**53},
+    "Resume after this seq (browsers send it on reconnect); overrides `after`.",
+)
+SSE_MEDIA_TYPE = "text/event-stream"
+# How long a browser waits before reconnecting a dropped stream.
+SSE_RETRY_MS = 1000
+
+
+async def poll(call: Call) -> Response:
+    after: int = call.params["after"]
+    events = await polling.poll_events(
+        call.ctx,
+        task_id=call.params["taskId"],
+        after=after,
+        wait_seconds=float(call.params["wait"]),
+        limit=call.params["limit"],
+    )
+    next_after = events[-1].seq if events and events[-1].seq is not None else after
+    page = EventsPage(events=[EventJson.of(e) for e in events], next_after=next_after)
+    return success(page.dump())
+
+
+def sse_frame(event: Event) -> bytes:
+    # Ephemeral events (queue_update) carry no id, so they never move the browser's cursor.
+    head = f"id: {event.seq}\n" if event.seq is not None else ""
+    return (
+        f"{head}event: {event.type.value}\ndata: ".encode()
+        + orjson.dumps(event.to_wire())
+        + b"\n\n"
+    )
+
+
+async def _frames(events: AsyncIterator[Event], heartbeat_seconds: float) -> AsyncIterator[bytes]:
+    yield f"retry: {SSE_RETRY_MS}\n\n".encode()
+    next_event: asyncio.Future[Event] | None = None
+    try:
+        while True:
+            if next_event is None:
+                next_event = asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({next_event}, timeout=heartbeat_seconds)
+            if not done:
+                # A comment line: keeps proxies from closing an idle stream.
+                yield b": heartbeat\n\n"
+                continue
+            try:
+                event = next_event.result()
+            except StopAsyncIteration:
+                return
+            next_event = None
+            yield sse_frame(event)
+    finally:
+        if next_event is not None:
+            next_event.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await next_event
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            # Leaves the bus subscription now, not whenever the generator is collected.
+            await aclose()
+
+
+def stream_operation(heartbeat_seconds: float) -> Operation:
+    async def stream(call: Call) -> Response:
+        after = call.params["after"]
+        last_event_id = call.params["Last-Event-ID"]
+        if last_event_id is not None:
+            after = last_event_id
+        follow = await event_resolvers.follow_task(
+            call.ctx, task_id=call.params["taskId"], after=after
+        )
+        return StreamingResponse(
+            _frames(aiter(follow), heartbeat_seconds),
+            media_type=SSE_MEDIA_TYPE,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return Operation(
+        "GET",
+        "/agent/{taskId}/stream",
+        "streamTaskEvents",
+        "Stream a task's events (Server-Sent Events)",
+        "Each event is sent as `id: <seq>`, `event: <type>`, `data: <envelope JSON>`. "
+        "Stored events after the cursor come first, then live ones, with no gap and no "
+        "repeat. Reconnect with `Last-Event-ID` (browsers do it themselves) to resume. "
+        f"A `: heartbeat` comment is sent every {heartbeat_seconds:g} s while quiet.",
+        stream,
+        replies=(Reply(200, "An endless text/event-stream.", None, media_type=SSE_MEDIA_TYPE),),
+        errors=(401, 403, 404, 422, 429, 503),
+        params=(TASK_ID, AFTER, LAST_EVENT_ID),
+        tag="events",
+    )
+
+
+POLL_OPERATION = Operation(
+    "GET",
+    "/agent/{taskId}/events",
+    "pollTaskEvents",
+    "Poll a task's events (long-polling fallback)",
+    "Stored events with seq greater than `after`, oldest first. When there are none yet, "
+    "waits up to `wait` seconds for one before answering with an empty list. Loop with "
+    "`after = nextAfter`.",
+    poll,
+    replies=(Reply(200, "Events after the cursor.", EventsPage),),
+    errors=(401, 403, 404, 422, 429, 503),
+    params=(TASK_ID, AFTER, WAIT, LIMIT),
+    tag="events",
+)

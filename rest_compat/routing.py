@@ -1,0 +1,106 @@
+"""Route definitions: each operation is declared once, and both its Starlette route and its
+OpenAPI entry are built from that declaration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from auth.authenticate import Authenticator
+from resolvers.context import RequestContext, Services
+from rest_compat.envelope import failure_for, request_id_of
+from rest_compat.inputs import Param, read_body, read_params
+from rest_compat.views import View
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a handler gets: the request, the caller's context, parsed parameters and body."""
+
+    request: Request
+    ctx: RequestContext
+    params: dict[str, Any]
+    body: Any
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A documented response: its status, what it means and the model of its `data`."""
+
+    status: int
+    description: str
+    data: type[View] | None = None
+    media_type: str = "application/json"
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    description: str
+    handler: Handler
+    replies: tuple[Reply, ...]
+    errors: tuple[int, ...]
+    params: tuple[Param, ...] = ()
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    tag: str = "tasks"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    services: Services
+    authenticator: Authenticator
+
+
+async def run_operation(op: Operation, request: Request, deps: Dependencies) -> Response:
+    """Authenticate, parse, call the handler; any failure becomes the error envelope."""
+    try:
+        principal = await deps.authenticator.from_http_headers(request.headers)
+        ctx = RequestContext(
+            principal=principal, services=deps.services, request_id=request_id_of(request)
+        )
+        params = read_params(request, op.params)
+        body = (
+            await read_body(request, op.body, required=op.body_required)
+            if op.body is not None
+            else None
+        )
+        return await op.handler(Call(request=request, ctx=ctx, params=params, body=body))
+    except Exception as error:
+        return failure_for(error, request)
+
+
+def build_routes(operations: tuple[Operation, ...], deps: Dependencies) -> list[Route]:
+    """One Starlette route per path, so a wrong method answers 405 with every allowed method."""
+    by_path: dict[str, dict[str, Operation]] = {}
+    for op in operations:
+        by_path.setdefault(op.path, {})[op.method] = op
+    routes = []
+    for path, methods in by_path.items():
+
+        def endpoint(
+            methods: dict[str, Operation],
+        ) -> Callable[[Request], Awaitable[Response]]:
+            async def dispatch(request: Request) -> Response:
+                method = "GET" if request.method == "HEAD" else request.method
+                return await run_operation(methods[method], request, deps)
+
+            return dispatch
+
+        routes.append(Route(path, endpoint(methods), methods=list(methods)))
+    return routes

@@ -1,0 +1,214 @@
+"""Response shapes: JSON views of tasks, steps, logs, approvals and events (camelCase, lower case).
+
+They are pydantic models so the OpenAPI document is generated from the very
+classes that build the responses: the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+from db import models
+from resolvers.views import TaskView
+from subscriptions.envelope import Event
+
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+Id = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
+TaskStatus = Literal[
+    "pending", "running", "awaiting_approval", "completed", "failed", "cancelled", "rolled_back"
+]
+StepStatus = Literal[
+    "pending",
+    "running",
+    "awaiting_approval",
+    "completed",
+    "failed",
+    "skipped",
+    "cancelled",
+    "rolled_back",
+]
+ApprovalStatus = Literal["pending", "approved", "rejected", "modified", "expired", "cancelled"]
+
+
+def iso(moment: datetime | None) -> str | None:
+    # The same text GraphQL's DateTime gives, so both transports agree to the character.
+    return moment.isoformat() if moment is not None else None
+
+
+class View(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class StepView(View):
+    """One step of a task's plan."""
+
+    id: Id
+    position: int = Field(description="0-based order within the task.")
+    name: str
+    description: str | None
+    action: str = Field(description="The executor action, e.g. `wait` or `note`.")
+    params: dict[str, Any]
+    requires_approval: bool
+    reversibility: Literal["reversible", "compensatable", "irreversible"]
+    status: StepStatus
+    progress: float = Field(description="0 to 1.")
+    result: Any = Field(default=None, description="What the step produced.")
+    error: dict[str, Any] | None = None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+
+    @classmethod
+    def of(cls, row: models.TaskStep) -> StepView:
+        return cls(
+            id=str(row.id),
+            position=row.position,
+            name=row.name,
+            description=row.description,
+            action=row.action,
+            params=row.params,
+            requires_approval=row.requires_approval,
+            reversibility=row.reversibility,
+            status=row.status,
+            progress=row.progress,
+            result=row.result,
+            error=row.error,
+            started_at=iso(row.started_at),
+            finished_at=iso(row.finished_at),
+        )
+
+
+class LogView(View):
+    """A log line written while the task ran."""
+
+    id: Id
+    step_id: Id | None
+    level: str = Field(description="info, warning or error.")
+    message: str
+    data: dict[str, Any] | None
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, row: models.TaskLog) -> LogView:
+        return cls(
+            id=str(row.id),
+            step_id=str(row.step_id) if row.step_id else None,
+            level=row.level,
+            message=row.message,
+            data=row.data,
+            created_at=iso(row.created_at) or "",
+        )
+
+
+class ApprovalView(View):
+    """A request for a person to approve a step before it runs."""
+
+    id: Id
+    task_id: Id
+    step_id: Id
+    status: ApprovalStatus
+    prompt: str
+    parameters: dict[str, Any]
+    modified_parameters: dict[str, Any] | None
+    on_timeout: Literal["reject", "cancel", "approve"]
+    decided_by: str | None
+    decision_message: str | None
+    created_at: Timestamp
+    expires_at: Timestamp
+    decided_at: Timestamp | None
+
+    @classmethod
+    def of(cls, row: models.ApprovalRequest) -> ApprovalView:
+        return cls(
+            id=str(row.id),
+            task_id=str(row.task_id),
+            step_id=str(row.step_id),
+            status=row.status,
+            prompt=row.prompt,
+            parameters=row.parameters,
+            modified_parameters=row.modified_parameters,
+            on_timeout=row.on_timeout,
+            decided_by=row.decided_by,
+            decision_message=row.decision_message,
+            created_at=iso(row.created_at) or "",
+            expires_at=iso(row.expires_at) or "",
+            decided_at=iso(row.decided_at),
+        )
+
+
+class TaskJson(View):
+    """An agent task as it stands now."""
+
+    id: Id
+    task: str
+    status: TaskStatus
+    priority: int
+    conversation_id: str | None
+    context: dict[str, Any]
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    artifacts: dict[str, Any] = Field(description="What its steps stored (key to value).")
+    result: Any = Field(default=None, description="The outcome, once completed.")
+    error: dict[str, Any] | None
+    last_seq: int = Field(description="The seq of its newest stored event.")
+    progress: float = Field(description="Completed share of the plan, 0 to 1.")
+    queue_position: int | None = Field(
+        description="1 for the next task to start; null unless pending."
+    )
+    estimated_wait_time: float | None = Field(
+        description="Seconds until it starts; null unless pending."
+    )
+    steps: list[StepView]
+    approvals: list[ApprovalView]
+    pending_approval: ApprovalView | None
+    current_step: StepView | None
+
+    @classmethod
+    def of(cls, view: TaskView) -> TaskJson:
+        task = view.task
+        pending, current = view.pending_approval, view.current_step
+        return cls(
+            id=str(task.id),
+            task=task.task,
+            status=task.status,
+            priority=task.priority,
+            conversation_id=task.conversation_id,
+            context=task.context,
+            created_at=iso(task.created_at) or "",
+            started_at=iso(task.started_at),
+            finished_at=iso(task.finished_at),
+            artifacts=task.artifacts,
+            result=task.result,
+            error=task.error,
+            last_seq=task.last_seq,
+            progress=view.progress,
+            queue_position=view.queue.position,
+            estimated_wait_time=view.queue.estimated_wait_seconds,
+            steps=[StepView.of(s) for s in view.steps],
+            approvals=[ApprovalView.of(a) for a in view.approvals],
+            pending_approval=ApprovalView.of(pending) if pending else None,
+            current_step=StepView.of(current) if current else None,
+        )
+
+
+class EventJson(View):
+    """One task event: the same envelope on every channel."""
+
+    id: str = Field(description="Unique, time-sortable (ULID).")
+    version: int = Field(description="Envelope version; rises only on a breaking change.")
+    type: str = Field(description="Lower snake case, e.g. `step_progress`; ignore unknown types.")
+    seq: int | None = Field(description="Per-task position, gap-free from 1; null if ephemeral.")
+    timestamp: float = Field(description="Milliseconds since the Unix epoch.")
+    priority: Literal["critical", "normal", "low"]
+    data: dict[str, Any] = Field(description="What the event reports; always has `taskId`.")
+
+    @classmethod
+    def of(cls, event: Event) -> EventJson:
+        return cls.model_validate(event.to_wire())
