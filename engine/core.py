@@ -147,7 +147,7 @@ class Engine:
                 executor_name = task.executor if task is not None else "builtin"
             executor = self.executors.get(executor_name)
             if executor is None:
-                await self.runner._cancel(
+                await self.runner.cancel_run(
                     task_id, f"no executor named {executor_name!r} is available"
                 )
                 return

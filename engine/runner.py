@@ -16,6 +16,7 @@ from db.repositories.steps import (
     pending_approval_for_step,
     steps_of_task,
 )
+from db.repositories.tasks import get_task
 from engine.approvals import cancel_everything, record_decision
 from engine.executor import (
     ApprovalDecision,
@@ -135,7 +136,7 @@ class TaskRunner:
             try:
                 proceed = await self._run_step(task_id, step_id, executor)
             except StepCancelledError:
-                await self._cancel(task_id, "cancelled while running")
+                await self.cancel_run(task_id, "cancelled while running")
                 return
             except StepFailedError as failure:
                 await self._fail(task_id, step_id, str(failure))
@@ -209,8 +210,6 @@ class TaskRunner:
 
     async def _still_running(self, task_id: uuid.UUID) -> bool:
         async with self.engine.sessions() as session:
-            from db.repositories.tasks import get_task
-
             task = await get_task(session, task_id)
             return task is not None and task.status == "running"
 
@@ -304,7 +303,7 @@ class TaskRunner:
                 message="the approval request expired",
             )
 
-    async def _cancel(self, task_id: uuid.UUID, message: str) -> None:
+    async def cancel_run(self, task_id: uuid.UUID, message: str) -> None:
         async with self.engine.transaction(task_id) as tx:
             if tx.task.status in ("running", "awaiting_approval", "pending"):
                 await cancel_everything(tx, message=message)

@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ApprovalRequest, TaskLog, TaskStep
+from db.models import ApprovalRequest, Task, TaskLog, TaskStep
 
 Row = TypeVar("Row", TaskStep, TaskLog, ApprovalRequest)
 
@@ -95,8 +95,6 @@ async def granted_approval_exists(session: AsyncSession, step_id: uuid.UUID) -> 
 async def approvals_for_user(
     session: AsyncSession, user_id: uuid.UUID | None, *, status: str | None, limit: int = 200
 ) -> Sequence[ApprovalRequest]:
-    from db.models import Task
-
     query = select(ApprovalRequest).join(Task, Task.id == ApprovalRequest.task_id)
     if user_id is not None:
         query = query.where(Task.user_id == user_id)
