@@ -6,6 +6,9 @@ from enum import Enum
 
 import strawberry
 
+from subscriptions.envelope import EventPriority as DomainEventPriority
+from subscriptions.envelope import EventType
+
 
 @strawberry.enum(description="Where a task is in its lifecycle.")
 class TaskStatus(Enum):
@@ -47,28 +50,14 @@ class Reversibility(Enum):
     IRREVERSIBLE = "irreversible"
 
 
-@strawberry.enum(description="The kind of a task event. Clients ignore kinds they do not know.")
-class TaskEventType(Enum):
-    STATUS_CHANGE = "status_change"
-    STEP_START = "step_start"
-    STEP_PROGRESS = "step_progress"
-    STEP_COMPLETE = "step_complete"
-    ERROR = "error"
-    APPROVAL_REQUEST = "approval_request"
-    APPROVAL_RESOLVED = "approval_resolved"
-    APPROVAL_TIMEOUT = "approval_timeout"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    QUEUE_UPDATE = "queue_update"
-    STEP_ROLLED_BACK = "step_rolled_back"
-    UNDO_START = "undo_start"
-    UNDO_COMPLETE = "undo_complete"
-    SNAPSHOT = "snapshot"
-    LAGGED = "lagged"
-
-
-@strawberry.enum(description="Critical events are never dropped; low ones may be coalesced.")
-class EventPriority(Enum):
-    CRITICAL = "critical"
-    NORMAL = "normal"
-    LOW = "low"
+# The domain enums, exposed as they are: GraphQL spells their member names.
+TaskEventType = strawberry.enum(
+    EventType,
+    name="TaskEventType",
+    description="The kind of a task event. Clients ignore kinds they do not know.",
+)
+EventPriority = strawberry.enum(
+    DomainEventPriority,
+    name="EventPriority",
+    description="Critical events are never dropped; low ones may be coalesced.",
+)
