@@ -190,7 +190,11 @@ class ApprovalRequest(Base):
 
 class TaskEvent(Base):
     __tablename__ = "task_events"
-    __table_args__ = (Index("ix_task_events_created", "created_at"),)
+    __table_args__ = (
+        Index("ix_task_events_created", "created_at"),
+        Index("ux_task_events_global_seq", "global_seq", unique=True),
+        Index("ix_task_events_user_global_seq", "user_id", "global_seq"),
+    )
 
     task_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
@@ -201,6 +205,20 @@ class TaskEvent(Base):
     priority: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The task owner, copied so a user's feed reads one index (myTaskUpdates).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Commit-ordered position across every task: the opaque `cursor` of myTaskUpdates.
+    # Assigned at flush under the event_log_counter row lock (db/event_log.py).
+    global_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class EventLogCounter(Base):
+    """One row: the last global_seq handed out; its row lock orders commits."""
+
+    __tablename__ = "event_log_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class AuditEntry(Base):

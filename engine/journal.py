@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import ApprovalRequest, Task, TaskLog, TaskStep, utcnow
+from db.models import ApprovalRequest, Task, TaskEvent, TaskLog, TaskStep, utcnow
 from db.repositories.events import append_event
 from db.repositories.tasks import lock_task
 from subscriptions.bus import EventBus
@@ -64,7 +65,15 @@ class TaskTransaction:
     def __init__(self, session: AsyncSession, task: Task) -> None:
         self.session = session
         self.task = task
-        self.events: list[Event] = []
+        self._emitted: list[tuple[TaskEvent, Event]] = []
+
+    @property
+    def events(self) -> list[Event]:
+        """The emitted events; after the commit each carries its global `cursor`."""
+        return [
+            event if row.global_seq is None else replace(event, cursor=row.global_seq)
+            for row, event in self._emitted
+        ]
 
     def emit(self, event_type: EventType, **data: Any) -> Event:
         """Append an event to the log; it is published after commit."""
@@ -92,7 +101,7 @@ class TaskTransaction:
             timestamp=timestamp,
             priority=priority,
         )
-        self.events.append(event)
+        self._emitted.append((row, event))
         return event
 
     def set_status(self, status: str, *, message: str | None = None) -> None:

@@ -60,14 +60,16 @@ async def claim_tasks(
             candidates = list(await lock_pending_candidates(session, limit=CANDIDATE_WINDOW))
             chosen = choose(candidates, running=running, per_user=per_user, limits=limits)
             expires_at = utcnow() + timedelta(seconds=lease_seconds)
-            events: list[Event] = []
+            transactions: list[TaskTransaction] = []
             for task in chosen:
                 task.lease_owner = owner
                 task.lease_expires_at = expires_at
                 task.attempts += 1
                 tx = TaskTransaction(session, task)
                 tx.set_status("running", message="started")
-                events.extend(tx.events)
+                transactions.append(tx)
+        # Read after the commit, when each event carries its global cursor.
+        events: list[Event] = [event for tx in transactions for event in tx.events]
         return [task.id for task in chosen], events
 
 

@@ -38,7 +38,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """Unknown routes and wrong methods, in the same envelope as every other error."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        # Starlette lists the methods from a set; sort them so the header is stable.
+        listed = (exc.headers or {}).get("Allow", "").split(",")
+        allowed = ", ".join(sorted(m.strip() for m in listed if m.strip()))
         error = TransportError(
             405,
             "METHOD_NOT_ALLOWED",

@@ -7,8 +7,10 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from db.repositories.feeds import TaskRows
 from schema.scalars import ApprovalStatus, EventPriority, StepStatus, TaskEventType, TaskStatus
-from subscriptions.envelope import Event
+from schema.types import Task
+from subscriptions.envelope import Event, EventType, encode_event_cursor
 
 
 @strawberry.type(description="The step an event is about, as it was at that moment.")
@@ -79,9 +81,16 @@ class TaskEventData:
         description="Position in the queue (queue_update)."
     )
     estimated_wait_time: float | None = strawberry.field(description="Estimated seconds to start.")
+    task: Task | None = strawberry.field(
+        default=None, description="SNAPSHOT only: the whole task as of the event's seq."
+    )
+    resume_after: int | None = strawberry.field(
+        default=None,
+        description="LAGGED only: the last seq you received; the events after it follow.",
+    )
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> TaskEventData:
+    def from_data(cls, data: dict[str, Any], rows: TaskRows | None = None) -> TaskEventData:
         step = data.get("step")
         approval = data.get("approvalRequest")
         status, previous = data.get("status"), data.get("previousStatus")
@@ -97,6 +106,8 @@ class TaskEventData:
             error=data.get("error"),
             queue_position=data.get("queuePosition"),
             estimated_wait_time=data.get("estimatedWaitTime"),
+            task=Task.from_model(rows.task) if rows is not None else None,
+            resume_after=data.get("resumeAfter"),
         )
 
 
@@ -112,6 +123,11 @@ class TaskEvent:
     )
     timestamp: float = strawberry.field(description="Milliseconds since the Unix epoch.")
     priority: EventPriority = strawberry.field(description="Delivery priority.")
+    cursor: str | None = strawberry.field(
+        description="Opaque, globally ordered position of a stored event across all tasks: "
+        "pass it as myTaskUpdates(after:) to resume. Null for ephemeral and control events, "
+        "except LAGGED on myTaskUpdates, where it is the cursor to resume after."
+    )
     data: TaskEventData = strawberry.field(description="What the event reports.")
 
     @classmethod
@@ -123,5 +139,9 @@ class TaskEvent:
             seq=event.seq,
             timestamp=event.timestamp,
             priority=EventPriority(event.effective_priority.value),
-            data=TaskEventData.from_data(event.data),
+            cursor=encode_event_cursor(event.cursor),
+            data=TaskEventData.from_data(
+                event.data,
+                event.attachment if event.type is EventType.SNAPSHOT else None,
+            ),
         )

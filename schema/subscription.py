@@ -1,4 +1,9 @@
-"""Subscription: a task's events, stored ones after a cursor, then live."""
+"""Subscription: a task's events, or every event of the caller's tasks.
+
+Over graphql-transport-ws both fields are served by the shared fan-out
+(schema/ws_handler.py), which renders each event once per group of identical
+subscriptions; these resolvers define the fields and serve any other transport.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from resolvers import events as event_resolvers
+from resolvers import feeds as feed_resolvers
 from resolvers.validation import parse_id
 from schema.context import Info
 from schema.events import TaskEvent
@@ -15,14 +20,31 @@ from schema.events import TaskEvent
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="Events of a task with seq > after (every stored one when omitted), "
-        "then live ones; no gap, no repeat. Resume after a reconnect with the last seq you saw."
+        description="Without `after`: one SNAPSHOT event (the whole task as of seq N in "
+        "data.task), then every event after N. With `after`: the stored events with "
+        "seq > after, then live ones; a snapshot instead when `after` is older than the "
+        "retained log. No gap, no repeat; resume after a reconnect with the last seq you saw."
     )
     async def task_updates(
         self, info: Info, task_id: strawberry.ID, after: int | None = None
     ) -> AsyncGenerator[TaskEvent, None]:
-        stream = await event_resolvers.follow_task(
+        feed, start = await feed_resolvers.open_task_feed(
             info.context.resolver_context(), task_id=parse_id(task_id, field="taskId"), after=after
         )
-        async for event in stream:
+        async for event in feed_resolvers.replay_then_live(feed, start):
+            yield TaskEvent.from_event(event)
+
+    @strawberry.subscription(
+        description="Every event of every task of the caller, in commit order, including "
+        "QUEUE_UPDATE with the live position and estimated wait of each pending task. "
+        "Without `after` it starts now; with `after` (an event's `cursor`) it first replays "
+        "what came after that event: nothing lost, nothing repeated."
+    )
+    async def my_task_updates(
+        self, info: Info, after: str | None = None
+    ) -> AsyncGenerator[TaskEvent, None]:
+        feed, start = await feed_resolvers.open_user_feed(
+            info.context.resolver_context(), after=after
+        )
+        async for event in feed_resolvers.replay_then_live(feed, start):
             yield TaskEvent.from_event(event)

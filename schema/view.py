@@ -23,6 +23,7 @@ from auth.authenticate import AuthenticationError, Authenticator
 from resolvers.context import Services
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
+from schema.ws_handler import AgentwireTransportWSHandler, Realtime
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -60,6 +61,10 @@ def preferred_media_type(accept: str) -> str | None:
 
 class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
     """Strawberry's ASGI view with agentwire's authentication and HTTP semantics."""
+
+    graphql_transport_ws_handler_class = AgentwireTransportWSHandler
+    # Set by the app factory: this process's shared fan-out, heartbeat and registry.
+    realtime: Realtime
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -24,9 +25,11 @@ from resolvers.context import Services
 from rest_compat.app import create_rest_app
 from schema.build import build_schema
 from schema.view import AgentwireGraphQL
+from schema.ws_handler import Realtime
 from server.middleware import RequestIdMiddleware
 from server.settings import Settings
 from subscriptions.bus import EventBus, InProcessBus
+from subscriptions.redis_bus import RedisBus
 
 logger = logging.getLogger("agentwire")
 
@@ -49,6 +52,9 @@ def token_config(settings: Settings) -> TokenConfig:
 
 
 def create_bus(settings: Settings) -> EventBus:
+    """Redis pub/sub between instances when AGENTWIRE_REDIS_URL is set; in-process otherwise."""
+    if settings.redis_url:
+        return RedisBus(settings.redis_url)
     return InProcessBus()
 
 
@@ -75,14 +81,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphql_ide=not settings.is_production,
     )
 
+    graphql.connection_init_wait_timeout = timedelta(seconds=settings.ws_init_timeout)
+    realtime = graphql.realtime = Realtime.create(
+        graphql.schema,
+        sessions=sessions,
+        heartbeat_seconds=settings.ws_heartbeat_seconds,
+        token_leeway_seconds=settings.jwt_leeway_seconds,
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bus.start()
-        await engine.start()
+        await realtime.start()
+        if settings.run_engine:
+            await engine.start()
         try:
             yield
         finally:
             await engine.stop()
+            await realtime.stop()
             await bus.stop()
             await database.dispose()
 

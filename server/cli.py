@@ -63,7 +63,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        ws_max_size=1024 * 1024,
+        ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=True,
     )
     return 0

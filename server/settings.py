@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
 
+    # graphql-transport-ws: seconds to wait for connection_init (then 4408), the largest
+    # frame accepted (a larger one closes the socket with 1009); the heartbeat interval
+    # is ws_heartbeat_seconds. See docs/protocol.md.
+    ws_init_timeout: float = Field(default=10, gt=0, le=600)
+    ws_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # False: an API-only instance that serves requests and sockets but never runs tasks.
+    run_engine: bool = True
+
     @property
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file under the data folder."""

@@ -39,8 +39,18 @@ class Subscription:
             self.overflowed = True
         self.wakeup.set()
 
+    def poke(self) -> None:
+        """Ask the reader to re-read the database: notifications may have been lost."""
+        self.overflowed = True
+        self.wakeup.set()
+
 
 class EventBus(Protocol):
+    @property
+    def degraded(self) -> bool:
+        """True while notifications may be missed (Redis is down): readers poll the database."""
+        ...
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -58,6 +68,22 @@ class InProcessBus:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscription]] = {}
 
+    @property
+    def degraded(self) -> bool:
+        return False
+
+    def poke_all(self) -> None:
+        for subscriptions in self._subscribers.values():
+            for subscription in subscriptions:
+                subscription.poke()
+
+    def has_subscribers(self, channel: str) -> bool:
+        return channel in self._subscribers
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self._subscribers)
+
     async def start(self) -> None:
         return None
 
@@ -70,8 +96,11 @@ class InProcessBus:
 
     def deliver_locally(self, event: Event) -> None:
         for channel in channels_for(event):
-            for subscription in self._subscribers.get(channel, ()):
-                subscription.offer(event)
+            self.deliver_to(channel, event)
+
+    def deliver_to(self, channel: str, event: Event) -> None:
+        for subscription in self._subscribers.get(channel, ()):
+            subscription.offer(event)
 
     @asynccontextmanager
     async def subscribe(self, channel: str, *, maxsize: int = 1000) -> AsyncIterator[Subscription]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -83,6 +86,9 @@ class Event:
     timestamp: float = field(default_factory=now_ms)
     priority: EventPriority | None = None
     version: int = ENVELOPE_VERSION
+    cursor: int | None = None
+    # Local-only rows behind a snapshot (db.repositories.feeds.TaskRows); never serialized.
+    attachment: Any = field(default=None, compare=False, repr=False)
 
     @property
     def effective_priority(self) -> EventPriority:
@@ -97,12 +103,18 @@ class Event:
             "seq": self.seq,
             "timestamp": self.timestamp,
             "priority": self.effective_priority.value,
+            "cursor": encode_event_cursor(self.cursor),
             "data": self.data,
         }
 
     def to_bus(self) -> dict[str, Any]:
         """The form carried on the bus: the wire envelope plus routing keys."""
-        return {**self.to_wire(), "taskId": self.task_id, "userId": self.user_id}
+        return {
+            **self.to_wire(),
+            "taskId": self.task_id,
+            "userId": self.user_id,
+            "globalSeq": self.cursor,
+        }
 
     @classmethod
     def from_bus(cls, message: dict[str, Any]) -> Event:
@@ -116,4 +128,32 @@ class Event:
             timestamp=message["timestamp"],
             priority=EventPriority(message["priority"]),
             version=message["version"],
+            cursor=message.get("globalSeq"),
         )
+
+
+_CURSOR_PREFIX = "ev1:"
+_CURSOR_BODY = re.compile(r"ev1:[0-9]{1,19}")
+
+
+class InvalidCursorError(ValueError):
+    """A string that is not a cursor this service handed out."""
+
+
+def encode_event_cursor(position: int | None) -> str | None:
+    """The opaque `cursor` of a stored event: its global, commit-ordered position."""
+    if position is None:
+        return None
+    raw = f"{_CURSOR_PREFIX}{position}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_event_cursor(cursor: str) -> int:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        raw = base64.urlsafe_b64decode(padded.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise InvalidCursorError(cursor) from error
+    if not _CURSOR_BODY.fullmatch(raw):
+        raise InvalidCursorError(cursor)
+    return int(raw[len(_CURSOR_PREFIX) :])

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import event_log  # noqa: F401  (registers the global position stamping)
 from db.models import Task, TaskEvent
 
 
@@ -26,6 +27,7 @@ def append_event(
     row = TaskEvent(
         task_id=task.id,
         seq=task.last_seq,
+        user_id=task.user_id,
         id=event_id,
         type=type,
         priority=priority,

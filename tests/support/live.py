@@ -73,7 +73,7 @@ class LiveServer:
             log_level="warning",
             lifespan="on",
             ws_per_message_deflate=True,
-            ws_max_size=1024 * 1024,
+            ws_max_size=self.settings.ws_max_message_bytes,
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

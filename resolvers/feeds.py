@@ -1,0 +1,58 @@
+"""Live feed use cases: authorize, then say where a subscriber starts (a snapshot or a cursor)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from resolvers.context import RequestContext
+from resolvers.errors import ValidationFailedError
+from resolvers.tasks import load_visible_task, require_scope
+from subscriptions.envelope import Event, InvalidCursorError, decode_event_cursor
+from subscriptions.feeds import TaskFeed, UserFeed
+
+Start = Event | int
+"""A SNAPSHOT event to send first, or the position to resume after."""
+
+
+async def open_task_feed(
+    ctx: RequestContext, *, task_id: uuid.UUID, after: int | None
+) -> tuple[TaskFeed, Start]:
+    """The task's feed if the caller may see it; a snapshot when `after` is absent or too old."""
+    require_scope(ctx, "tasks:read")
+    if after is not None and after < 0:
+        raise ValidationFailedError("after must be 0 or a seq from an earlier event", field="after")
+    task = await load_visible_task(ctx, task_id)
+    feed = TaskFeed(
+        sessions=ctx.sessions, bus=ctx.services.bus, task_id=task_id, user_id=str(task.user_id)
+    )
+    if await feed.needs_snapshot(after):
+        snapshot = await feed.snapshot()
+        if snapshot is not None:
+            return feed, snapshot
+    return feed, after or 0
+
+
+async def open_user_feed(ctx: RequestContext, *, after: str | None) -> tuple[UserFeed, int]:
+    """Every task of the caller: after `after` (a cursor), or from now when it is absent."""
+    require_scope(ctx, "tasks:read")
+    feed = UserFeed(sessions=ctx.sessions, bus=ctx.services.bus, user_id=ctx.principal.user_id)
+    if after is None:
+        return feed, await feed.end_position()
+    try:
+        return feed, decode_event_cursor(after)
+    except InvalidCursorError as error:
+        raise ValidationFailedError(
+            "after must be the cursor of an event you received", field="after"
+        ) from error
+
+
+async def replay_then_live(feed: TaskFeed | UserFeed, start: Start) -> AsyncIterator[Event]:
+    """One subscriber's own stream (used where the shared fan-out does not apply)."""
+    position = start
+    if isinstance(start, Event):
+        yield start
+        position = feed.position(start) or 0
+    assert isinstance(position, int)
+    async for event in feed.live(position):
+        yield event

@@ -1,0 +1,285 @@
+"""agentwire's graphql-transport-ws handler: Strawberry's, plus what production needs.
+
+- Every frame must be a JSON object of the protocol's shape; anything else closes
+  the socket with 4400 instead of crashing the handler (Strawberry 0.341.2 raises
+  a TypeError on a JSON array or number).
+- `taskUpdates` and `myTaskUpdates` go through the shared fan-out (subscriptions/
+  hub.py): one render per group of identical subscriptions, the same bytes to
+  each socket. Every other operation keeps Strawberry's own path.
+- Server pings (schema/ws_heartbeat.py), the connection registry, and a close
+  with 4403 when the connection's credential expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    PongMessage,
+    SubscribeMessage,
+)
+
+from resolvers import feeds as feed_resolvers
+from resolvers.errors import DomainError
+from resolvers.validation import parse_id
+from schema.context import GraphQLContext
+from schema.dataloaders import Loaders
+from schema.realtime import (
+    DocumentSyntaxError,
+    EventRenderer,
+    SharedSubscription,
+    SubscriptionPlanner,
+)
+from schema.ws_heartbeat import HeartbeatMonitor
+from subscriptions.feeds import Feed, TaskFeed
+from subscriptions.hub import Hub, Member
+from subscriptions.registry import ConnectionRegistry
+
+logger = logging.getLogger(__name__)
+
+SENT_AWAY = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
+
+
+@dataclass
+class Realtime:
+    """The per-process pieces every socket shares."""
+
+    hub: Hub
+    planner: SubscriptionPlanner
+    heartbeat: HeartbeatMonitor
+    registry: ConnectionRegistry
+    token_leeway_seconds: float
+
+    @classmethod
+    def create(
+        cls,
+        schema: BaseSchema,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        heartbeat_seconds: float,
+        token_leeway_seconds: float,
+    ) -> Realtime:
+        assert isinstance(schema, strawberry.Schema)
+        return cls(
+            hub=Hub(),
+            planner=SubscriptionPlanner(schema._schema),
+            heartbeat=HeartbeatMonitor(heartbeat_seconds),
+            registry=ConnectionRegistry(
+                sessions,
+                flush_seconds=min(heartbeat_seconds, 5.0),
+                stale_after_seconds=max(3 * heartbeat_seconds, 30.0),
+            ),
+            token_leeway_seconds=token_leeway_seconds,
+        )
+
+    async def start(self) -> None:
+        await self.registry.start()
+        await self.heartbeat.start()
+
+    async def stop(self) -> None:
+        await self.heartbeat.stop()
+        await self.hub.stop()
+        await self.registry.stop()
+
+
+def _is_optional(value: Any, kind: type | tuple[type, ...]) -> bool:
+    return value is None or isinstance(value, kind)
+
+
+def subscribe_shape_error(message: dict[str, Any]) -> str | None:
+    """Why a subscribe message is malformed, or None."""
+    payload = message.get("payload")
+    if not isinstance(message.get("id"), str) or not message["id"]:
+        return "subscribe needs a non-empty string id"
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return "subscribe needs a payload with a query string"
+    if not _is_optional(payload.get("variables"), dict):
+        return "variables must be an object"
+    if not _is_optional(payload.get("operationName"), str):
+        return "operationName must be a string"
+    if not _is_optional(payload.get("extensions"), dict):
+        return "extensions must be an object"
+    return None
+
+
+class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.realtime: Realtime = self.view.realtime  # type: ignore[attr-defined]
+        self.connection_id = uuid.uuid4().hex
+        self.last_seen = time.monotonic()
+        self.ping_sent_at: float | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+
+    # the socket
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.connection_acknowledged
+
+    async def send_text(self, frame: str) -> None:
+        try:
+            await self.websocket.ws.send_text(frame)  # type: ignore[attr-defined]
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(*SENT_AWAY):  # already closed
+            await self.websocket.close(code=code, reason=reason)
+
+    async def handle(self) -> None:
+        self.realtime.heartbeat.add(self)
+        try:
+            await super().handle()
+        finally:
+            self.realtime.heartbeat.discard(self)
+            self.realtime.registry.closed(self.connection_id)
+            if self._expiry is not None:
+                self._expiry.cancel()
+
+    # messages
+
+    async def handle_message(self, message: Message) -> None:
+        self.last_seen = time.monotonic()
+        raw: Any = message
+        if not isinstance(raw, dict):
+            await self.handle_invalid_message("a message must be a JSON object")
+            return
+        if not isinstance(raw.get("type"), str):
+            await self.handle_invalid_message("a message needs a string type")
+            return
+        if raw["type"] == "subscribe" and (problem := subscribe_shape_error(raw)):
+            await self.handle_invalid_message(problem)
+            return
+        if raw["type"] == "complete" and not isinstance(raw.get("id"), str):
+            await self.handle_invalid_message("complete needs a string id")
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        principal = self.context.principal
+        if not self.connection_acknowledged or principal is None:
+            return
+        self.realtime.registry.opened(self.connection_id, principal.user_id)
+        if principal.expires_at is not None:
+            deadline = principal.expires_at + self.realtime.token_leeway_seconds
+            delay = max(0.0, deadline - time.time())
+            self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        task = asyncio.ensure_future(self.close(4403, "token expired"))
+        task.add_done_callback(self._task_done)
+
+    async def handle_pong(self, message: PongMessage) -> None:
+        self.realtime.registry.beat(self.connection_id)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if not self.connection_acknowledged or message["id"] in self.operations:
+            await super().handle_subscribe(message)  # 4401 / 4409
+            return
+        payload = message["payload"]
+        try:
+            plan = self.realtime.planner.plan(
+                payload["query"], payload.get("variables"), payload.get("operationName")
+            )
+        except DocumentSyntaxError as error:
+            await self.websocket.close(code=4400, reason=str(error)[:120])
+            return
+        if plan is None:
+            await super().handle_subscribe(message)
+            return
+        if isinstance(plan, list):
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [e.formatted for e in plan]}
+            )
+            return
+        limit = self.max_subscriptions_per_connection
+        if limit is not None and len(self.operations) >= limit:
+            await super().handle_subscribe(message)  # Strawberry's "Subscription limit reached"
+            return
+        operation = Operation(self, message["id"], payload["query"], payload.get("variables"), None)
+        operation.task = asyncio.create_task(self._run_shared(operation, plan))
+        operation.task.add_done_callback(self._task_done)
+        self.operations[message["id"]] = operation
+
+    # the shared path
+
+    async def _open(self, plan: SharedSubscription) -> tuple[Feed, feed_resolvers.Start, str]:
+        ctx = self.context.resolver_context()
+        if plan.field == "taskUpdates":
+            task_id = parse_id(str(plan.arguments["taskId"]), field="taskId")
+            feed, start = await feed_resolvers.open_task_feed(
+                ctx, task_id=task_id, after=plan.arguments.get("after")
+            )
+            return feed, start, "task"
+        user_feed, position = await feed_resolvers.open_user_feed(
+            ctx, after=plan.arguments.get("after")
+        )
+        return user_feed, position, f"user:{ctx.principal.user_id}"
+
+    async def _run_shared(self, operation: Operation[GraphQLContext, None], plan: Any) -> None:
+        try:
+            feed, start, visibility = await self._open(plan)
+        except DomainError as error:
+            await operation.send_operation_message(
+                {
+                    "id": operation.id,
+                    "type": "error",
+                    "payload": [
+                        {
+                            "message": error.message,
+                            "path": [plan.field],
+                            "extensions": error.extensions,
+                        }
+                    ],
+                }
+            )
+            return
+        if isinstance(feed, TaskFeed):
+            self.realtime.registry.watching(self.connection_id, str(feed.task_id))
+        # The group renders with a context of its own: it outlives this socket.
+        render_context = GraphQLContext(
+            services=self.context.services,
+            loaders=Loaders.create(self.context.services.sessions),
+            principal=self.context.principal,
+        )
+        member = Member(
+            op_id=operation.id,
+            prefix='{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":',
+            send=self.send_text,
+            capacity=self.realtime.hub.outbox_capacity,
+        )
+        try:
+            await member.run(
+                self.realtime.hub,
+                feed,
+                group_key=plan.group_key(visibility),
+                render=EventRenderer(self.realtime.planner.schema, plan, render_context),
+                start=start,
+            )
+        except SENT_AWAY:
+            return
+        finally:
+            if isinstance(feed, TaskFeed):
+                self.realtime.registry.watching(
+                    self.connection_id, str(feed.task_id), watching=False
+                )

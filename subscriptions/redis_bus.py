@@ -1,0 +1,216 @@
+"""Fan-out across API instances over Redis pub/sub; the database stays the truth.
+
+One process holds one pub/sub connection (not one per subscriber) and a
+blocking pool for PUBLISH. Events reach subscribers in this process at once,
+without a round trip; other instances get them through Redis. Redis pub/sub is
+at-most-once, so whenever the connection drops the bus reports `degraded`:
+readers then poll the database on a short interval, and when Redis is back
+every local subscriber is poked to read back whatever the outage hid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from subscriptions.bus import InProcessBus, Subscription, channels_for
+from subscriptions.envelope import Event
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "agentwire:"
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0)
+SUBSCRIBE_CONFIRM_SECONDS = 2.0
+# The pub/sub connection is always subscribed to this one, so it can be read from
+# even while no task is watched.
+IDLE_CHANNEL = CHANNEL_PREFIX + "_"
+
+
+class RedisBus:
+    """Local fan-out plus Redis pub/sub between instances."""
+
+    def __init__(self, url: str, *, max_connections: int = 16) -> None:
+        self._local = InProcessBus()
+        self._origin = uuid.uuid4().hex
+        self._pool = BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=2, socket_connect_timeout=2
+        )
+        self._client = Redis(connection_pool=self._pool)
+        self._url = url
+        self._pubsub: PubSub | None = None
+        self._pubsub_client: Redis | None = None
+        self._write_lock = asyncio.Lock()
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._stopping = False
+        self._publish_failures = 0
+
+    @property
+    def degraded(self) -> bool:
+        return not self._connected.is_set()
+
+    @property
+    def subscriber_count(self) -> int:
+        return self._local.subscriber_count
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read_forever(), name="agentwire-redis-bus")
+        # Serve even when Redis is down at start: readers poll until it is up.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), 3)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._close_pubsub()
+        await self._client.aclose()
+        await self._pool.disconnect()
+        await self._local.stop()
+
+    async def publish(self, events: list[Event]) -> None:
+        await self._local.publish(events)
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for event in events:
+                    payload = orjson.dumps({"o": self._origin, "e": event.to_bus()})
+                    for channel in channels_for(event):
+                        pipe.publish(CHANNEL_PREFIX + channel, payload)
+                await pipe.execute()
+            self._publish_failures = 0
+        except (RedisError, OSError) as error:
+            # Not fatal: the events are committed; other instances read them back
+            # from the database (on the seq gap, their degraded polling or quiet recheck).
+            self._publish_failures += 1
+            if self._publish_failures == 1:
+                logger.warning("publishing to Redis failed: %s", error)
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str, *, maxsize: int = 1000) -> AsyncIterator[Subscription]:
+        first = not self._local.has_subscribers(channel)
+        async with self._local.subscribe(channel, maxsize=maxsize) as subscription:
+            pending = self._confirmations.get(CHANNEL_PREFIX + channel)
+            if first:
+                await self._redis_subscribe(channel)
+            elif pending is not None:
+                # Another subscriber is still waiting for Redis to confirm this channel.
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(pending), SUBSCRIBE_CONFIRM_SECONDS)
+            yield subscription
+        if not self._local.has_subscribers(channel):
+            await self._redis_unsubscribe(channel)
+
+    # the pub/sub connection
+
+    async def _redis_subscribe(self, channel: str) -> None:
+        """Subscribe on Redis and wait for the confirmation, so no later event is missed."""
+        pubsub = self._pubsub
+        if pubsub is None or self.degraded:
+            return  # the reader subscribes every local channel when it reconnects
+        waiter = asyncio.get_running_loop().create_future()
+        self._confirmations[CHANNEL_PREFIX + channel] = waiter
+        try:
+            async with self._write_lock:
+                await pubsub.subscribe(CHANNEL_PREFIX + channel)
+            await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_CONFIRM_SECONDS)
+        except (RedisError, OSError, TimeoutError) as error:
+            logger.warning("subscribing to %s on Redis failed: %s", channel, error)
+        finally:
+            self._confirmations.pop(CHANNEL_PREFIX + channel, None)
+
+    async def _redis_unsubscribe(self, channel: str) -> None:
+        pubsub = self._pubsub
+        if pubsub is None or self.degraded:
+            return
+        try:
+            async with self._write_lock:
+                # A new local subscriber may have arrived while we waited for the lock.
+                if not self._local.has_subscribers(channel):
+                    await pubsub.unsubscribe(CHANNEL_PREFIX + channel)
+        except (RedisError, OSError) as error:
+            logger.warning("unsubscribing from %s on Redis failed: %s", channel, error)
+
+    async def _read_forever(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            try:
+                await self._connect()
+                attempt = 0
+                await self._read_messages()
+            except (RedisError, OSError) as error:
+                if self._connected.is_set():
+                    logger.warning("Redis pub/sub connection lost: %s; polling the database", error)
+                self._set_disconnected()
+            await self._close_pubsub()
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            attempt += 1
+
+    async def _connect(self) -> None:
+        client = Redis.from_url(self._url, socket_connect_timeout=2)
+        pubsub = client.pubsub()
+        self._pubsub_client, self._pubsub = client, pubsub
+        channels = [CHANNEL_PREFIX + c for c in self._local.channels]
+        async with self._write_lock:
+            await pubsub.subscribe(IDLE_CHANNEL, *channels)
+        self._connected.set()
+        logger.info("Redis pub/sub connected (%d channels)", len(channels) + 1)
+        # Whatever was published while we were away is only in the database now.
+        self._local.poke_all()
+
+    async def _read_messages(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None
+        while not self._stopping:
+            message = await pubsub.get_message(timeout=1.0)
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+        if message["type"] == "subscribe":
+            waiter = self._confirmations.get(channel)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return
+        if message["type"] != "message":
+            return
+        try:
+            body = orjson.loads(message["data"])
+            if body.get("o") == self._origin:
+                return  # already delivered locally at publish time
+            event = Event.from_bus(body["e"])
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+            logger.warning("ignored a malformed message on %s", channel)
+            return
+        self._local.deliver_to(channel.removeprefix(CHANNEL_PREFIX), event)
+
+    def _set_disconnected(self) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected:
+            # Wake every reader now, so it switches to polling without waiting.
+            self._local.poke_all()
+
+    async def _close_pubsub(self) -> None:
+        pubsub, client = self._pubsub, self._pubsub_client
+        self._pubsub = self._pubsub_client = None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
