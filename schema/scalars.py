@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TypeAlias
 
 import strawberry
 
@@ -51,12 +52,15 @@ class Reversibility(Enum):
 
 
 # The domain enums, exposed as they are: GraphQL spells their member names.
-TaskEventType = strawberry.enum(
+# strawberry.enum registers the class itself, so the aliases stay valid types.
+TaskEventType: TypeAlias = EventType
+EventPriority: TypeAlias = DomainEventPriority
+strawberry.enum(
     EventType,
     name="TaskEventType",
     description="The kind of a task event. Clients ignore kinds they do not know.",
 )
-EventPriority = strawberry.enum(
+strawberry.enum(
     DomainEventPriority,
     name="EventPriority",
     description="Critical events are never dropped; low ones may be coalesced.",
