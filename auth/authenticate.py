@@ -1,20 +1,48 @@
-"""Turn a credential (a bearer JWT) into a `Principal`, creating the user on first sight."""
+"""Turn a credential (a bearer JWT or an API key) into a `Principal`.
+
+Every transport calls one of the `from_*` entry points, so a credential accepted on one
+is accepted on all. A JWT user is created on first sight; a token with a `sid` claim is
+checked against `api_sessions`; an API key is looked up by its hash.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
+from auth.request_info import RequestInfo, current_request
 from auth.tokens import InvalidTokenError, TokenConfig, verify_token
+from db.models import utcnow
+from db.repositories.api_keys import KEY_PREFIX, find_active_key, touch_key
+from db.repositories.sessions import get_session, session_problem
 from db.repositories.users import upsert_user
+
+API_KEY_HEADER = "x-api-key"
+MAX_API_KEY_CHARS = 128
+# last_used_at is a hint, not a log: one write a minute per key is enough.
+TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 class AuthenticationError(Exception):
     """No credential, or one that does not verify. The message is safe to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthFailure:
+    """An authentication that failed, for the audit log; never holds the credential."""
+
+    reason: str
+    credential: str
+    request: RequestInfo | None
+
+
+FailureHook = Callable[[AuthFailure], None]
 
 
 def bearer_token(header_value: str | None) -> str | None:
@@ -29,35 +57,82 @@ def bearer_token(header_value: str | None) -> str | None:
 class Authenticator:
     """Verifies credentials; remembers subject → user id so a request costs no write."""
 
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], tokens: TokenConfig) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        tokens: TokenConfig,
+        on_failure: FailureHook | None = None,
+    ) -> None:
         self._sessions = sessions
         self._tokens = tokens
+        self._on_failure = on_failure
         self._known: dict[tuple[str, tuple[str, ...], str], uuid.UUID] = {}
 
     async def from_http_headers(self, headers: Mapping[str, str]) -> Principal:
         """The caller of an HTTP request or WebSocket handshake, from its headers."""
+        api_key = headers.get(API_KEY_HEADER)
+        if api_key is not None:
+            return await self._guarded("api_key", self._from_api_key(api_key))
         return await self.from_authorization(headers.get("authorization"))
 
     async def from_connection_params(self, params: Mapping[str, Any]) -> Principal:
         """The caller of a graphql-transport-ws connection, from its `connection_init` payload."""
+        api_key = params.get("apiKey")
+        if api_key is not None:
+            if not isinstance(api_key, str):
+                return await self._guarded("api_key", self._refuse("apiKey must be a string"))
+            return await self._guarded("api_key", self._from_api_key(api_key))
         authorization = params.get("authorization") or params.get("Authorization")
         if not isinstance(authorization, str):
-            raise AuthenticationError(
-                "connection_init must carry {'authorization': 'Bearer <token>'}"
+            return await self._guarded(
+                "none",
+                self._refuse(
+                    "connection_init must carry {'authorization': 'Bearer <token>'} "
+                    "or {'apiKey': '<key>'}"
+                ),
             )
         return await self.from_authorization(authorization)
 
     async def from_authorization(self, header_value: str | None) -> Principal:
         if not header_value:
-            raise AuthenticationError(
-                "authentication required: send 'Authorization: Bearer <token>'"
+            return await self._guarded(
+                "none",
+                self._refuse(
+                    "authentication required: send 'Authorization: Bearer <token>' "
+                    "or 'X-API-Key: <key>'"
+                ),
             )
         token = bearer_token(header_value)
         if token is None:
-            raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+            return await self._guarded(
+                "jwt", self._refuse("the Authorization header must be 'Bearer <token>'")
+            )
         return await self.from_token(token)
 
     async def from_token(self, token: str) -> Principal:
+        return await self._guarded("jwt", self._from_token(token))
+
+    async def from_api_key(self, plain: str) -> Principal:
+        return await self._guarded("api_key", self._from_api_key(plain))
+
+    async def _guarded(self, credential: str, attempt: Awaitable[Principal]) -> Principal:
+        """Run one attempt; report a failure, note a success on the current request."""
+        try:
+            principal = await attempt
+        except AuthenticationError as error:
+            if self._on_failure is not None:
+                self._on_failure(AuthFailure(str(error), credential, current_request()))
+            raise
+        info = current_request()
+        if info is not None:
+            info.principal = principal
+        return principal
+
+    async def _refuse(self, message: str) -> Principal:
+        raise AuthenticationError(message)
+
+    async def _from_token(self, token: str) -> Principal:
         try:
             claims = verify_token(self._tokens, token)
         except InvalidTokenError as error:
@@ -74,10 +149,44 @@ class Authenticator:
                 )
                 user_id = user.id
             self._known[key] = user_id
+        if claims.session_id is not None:
+            await self._check_session(claims.session_id, user_id)
         return Principal(
             user_id=user_id,
             subject=claims.subject,
             roles=claims.roles,
             expires_at=claims.expires_at,
             session_id=claims.session_id,
+        )
+
+    async def _check_session(self, session_id: str, user_id: uuid.UUID) -> None:
+        """Read on every use, so `agentwire revoke-session` takes effect at once."""
+        try:
+            sid = uuid.UUID(session_id)
+        except ValueError as error:
+            raise AuthenticationError("the token's session is unknown; sign in again") from error
+        async with self._sessions() as session:
+            problem = session_problem(await get_session(session, sid), user_id=user_id)
+        if problem is not None:
+            raise AuthenticationError(problem)
+
+    async def _from_api_key(self, plain: str) -> Principal:
+        plain = plain.strip()
+        if not plain.startswith(f"{KEY_PREFIX}_") or len(plain) > MAX_API_KEY_CHARS:
+            raise AuthenticationError("the API key is malformed: expected 'aw_<prefix>_<secret>'")
+        async with self._sessions() as session, session.begin():
+            found = await find_active_key(session, plain)
+            if found is None:
+                raise AuthenticationError("the API key is unknown or revoked")
+            key, user = found
+            now = utcnow()
+            if key.last_used_at is None or now - key.last_used_at >= TOUCH_INTERVAL:
+                await touch_key(session, key.id, now)
+        return Principal(
+            user_id=user.id,
+            subject=user.subject,
+            roles=tuple(str(r) for r in user.roles),
+            scopes=frozenset(str(s) for s in key.scopes),
+            via="api_key",
+            key_prefix=key.prefix,
         )

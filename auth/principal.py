@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 ADMIN_ROLE = "admin"
 ALL_SCOPES = frozenset({"tasks:read", "tasks:write"})
+# What an API key may be granted; `worker` is for execution engines (DESIGN.md section 8).
+KNOWN_SCOPES = frozenset({"tasks:read", "tasks:write", "worker"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +20,8 @@ class Principal:
     via: str = "jwt"
     expires_at: float | None = None
     session_id: str | None = None
+    # The API key's public prefix when `via == "api_key"`: names the key in the audit log.
+    key_prefix: str | None = None
 
     @property
     def is_admin(self) -> bool:

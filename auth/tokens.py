@@ -1,14 +1,23 @@
-"""JWT issue and verification, with the algorithm pinned and every claim checked."""
+"""JWT issue and verification, with the algorithm pinned to the key and every claim checked.
+
+HS256 tokens verify only with the shared secret and RS256/ES256 tokens only with a public
+key of the same family, so a token signed with HMAC over a public key ("key confusion") or
+with `alg: none` has no key to verify against and is refused.
+"""
 
 from __future__ import annotations
 
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 
+from auth.keys import ASYMMETRIC_ALGORITHMS, PublicKey
+
 HS256 = "HS256"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class InvalidTokenError(Exception):
@@ -17,10 +26,19 @@ class InvalidTokenError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class TokenConfig:
-    secret: str
+    secret: str | None
     issuer: str
     audience: str
     leeway_seconds: int = 30
+    public_keys: tuple[PublicKey, ...] = field(default=())
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        """The algorithms this configuration can verify, HS256 first."""
+        found = {key.algorithm for key in self.public_keys}
+        return tuple([HS256] if self.secret else []) + tuple(
+            a for a in ASYMMETRIC_ALGORITHMS if a in found
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +60,13 @@ def issue_token(
     session_id: str | None = None,
     name: str | None = None,
 ) -> str:
+    """An HS256 token signed with the shared secret (agentwire never holds private keys)."""
+    if not config.secret:
+        raise InvalidTokenError(
+            "this server has no HS256 secret (it verifies RS256/ES256 tokens from "
+            "AGENTWIRE_JWT_PUBLIC_KEYS); get tokens from your identity provider, "
+            "or set AGENTWIRE_JWT_SECRET"
+        )
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": subject,
@@ -59,18 +84,59 @@ def issue_token(
     return jwt.encode(claims, config.secret, algorithm=HS256)
 
 
+def _candidate_keys(config: TokenConfig, header: dict[str, Any]) -> list[Any]:
+    """The keys that may verify a token with this header; refuses any other algorithm."""
+    algorithm = header.get("alg")
+    accepted = config.algorithms
+    if not isinstance(algorithm, str) or algorithm not in accepted:
+        shown = repr(algorithm)[:20]
+        raise InvalidTokenError(
+            f"the token's algorithm {shown} is not accepted; this server accepts "
+            f"{', '.join(accepted) or 'no tokens (no key configured)'}"
+        )
+    if algorithm == HS256:
+        return [config.secret]
+    same_family = [k for k in config.public_keys if k.algorithm == algorithm]
+    kid = header.get("kid")
+    by_id = [k for k in same_family if kid is not None and k.key_id == kid]
+    if by_id:
+        return [k.key for k in by_id]
+    if kid is not None and all(k.key_id is not None for k in same_family):
+        raise InvalidTokenError("the token names a key id ('kid') this server does not know")
+    return [k.key for k in same_family]
+
+
+def _decode(config: TokenConfig, token: str) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise InvalidTokenError("the token is malformed: expected a signed JWT") from error
+    keys = _candidate_keys(config, header)
+    last_error: jwt.PyJWTError | None = None
+    for key in keys:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[header["alg"]],
+                audience=config.audience,
+                issuer=config.issuer,
+                leeway=config.leeway_seconds,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+            return claims
+        except jwt.InvalidSignatureError as error:
+            # Several keys without ids (a PEM bundle): try the next one.
+            last_error = error
+    raise InvalidTokenError(
+        "the token's signature does not verify with any configured key"
+    ) from last_error
+
+
 def verify_token(config: TokenConfig, token: str) -> VerifiedClaims:
     """The token's claims, or `InvalidTokenError` naming what is wrong."""
     try:
-        claims = jwt.decode(
-            token,
-            config.secret,
-            algorithms=[HS256],
-            audience=config.audience,
-            issuer=config.issuer,
-            leeway=config.leeway_seconds,
-            options={"require": ["exp", "sub", "iss", "aud"]},
-        )
+        claims = _decode(config, token)
     except jwt.ExpiredSignatureError as error:
         raise InvalidTokenError("the token has expired; get a new one") from error
     except jwt.ImmatureSignatureError as error:
@@ -85,19 +151,29 @@ def verify_token(config: TokenConfig, token: str) -> VerifiedClaims:
         raise InvalidTokenError(
             "the token is malformed or its signature does not verify"
         ) from error
+    return _claims(claims)
+
+
+def _claims(claims: dict[str, Any]) -> VerifiedClaims:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         raise InvalidTokenError("the token's 'sub' claim must be a non-empty string")
+    if _CONTROL.search(subject):
+        raise InvalidTokenError("the token's 'sub' claim contains control characters")
     roles = claims.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise InvalidTokenError("the token's 'roles' claim must be a list of strings")
     name = claims.get("name", subject)
+    if not isinstance(name, str) or not name or len(name) > 255 or _CONTROL.search(name):
+        name = subject
     session_id = claims.get("sid")
+    if session_id is not None and not isinstance(session_id, str):
+        raise InvalidTokenError("the token's 'sid' claim must be a string")
     return VerifiedClaims(
         subject=subject,
         roles=tuple(roles),
-        name=name if isinstance(name, str) else subject,
+        name=name,
         expires_at=float(claims["exp"]),
-        session_id=session_id if isinstance(session_id, str) else None,
+        session_id=session_id,
         raw=claims,
     )

@@ -13,7 +13,8 @@ from engine.approvals import Decision, record_decision
 from engine.journal import TaskMissingError
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
-from resolvers.tasks import not_found, require_scope, visible
+from resolvers.limits import authorize
+from resolvers.tasks import hidden, not_found, visible
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
 
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "modified", "expired", "cancelled")
@@ -29,7 +30,7 @@ class ApprovalAnswer:
 
 async def approve_step(ctx: RequestContext, *, task_id: uuid.UUID, answer: ApprovalAnswer) -> Task:
     """Record the decision on a pending approval and move the task on; audited."""
-    require_scope(ctx, "tasks:write")
+    await authorize(ctx, "tasks:write")
     message = clean_text(answer.message, field="message", max_chars=2000)
     modified: dict[str, Any] | None = None
     if answer.modified_parameters is not None:
@@ -43,7 +44,7 @@ async def approve_step(ctx: RequestContext, *, task_id: uuid.UUID, answer: Appro
     try:
         async with ctx.engine.transaction(task_id) as tx:
             if not visible(ctx, tx.task):
-                raise not_found(task_id)
+                raise hidden(ctx, task_id, action="approval.decide")
             approval = await get_approval(tx.session, answer.approval_id)
             if approval is None or approval.task_id != task_id:
                 raise NotFoundError(
@@ -98,7 +99,7 @@ def _check_pending(approval: ApprovalRequest) -> None:
 
 
 async def list_approvals(ctx: RequestContext, *, status: str | None) -> list[ApprovalRequest]:
-    require_scope(ctx, "tasks:read")
+    await authorize(ctx, "tasks:read")
     if status is not None and status not in APPROVAL_STATUSES:
         raise ValidationFailedError(
             f"status must be one of {', '.join(APPROVAL_STATUSES)}", field="status"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
 from engine.core import Engine
 from subscriptions.bus import EventBus
+
+if TYPE_CHECKING:  # imported for annotations only: both modules import this one
+    from resolvers.audit import AuditTrail
+    from resolvers.limits import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,9 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
     engine: Engine
+    # None leaves reads and writes unlimited and denials unaudited (tools, unit tests).
+    limiter: RateLimiter | None = None
+    audit: AuditTrail | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import uuid
 from db.repositories.events import events_after
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
-from resolvers.tasks import load_visible_task, require_scope
+from resolvers.limits import authorize
+from resolvers.tasks import load_visible_task
 from subscriptions.envelope import Event
 from subscriptions.stream import TaskEventStream, event_from_row
 
@@ -26,7 +27,7 @@ async def task_events(
     ctx: RequestContext, *, task_id: uuid.UUID, after: int | None, limit: int
 ) -> list[Event]:
     """Stored events with `seq > after`, oldest first."""
-    require_scope(ctx, "tasks:read")
+    await authorize(ctx, "tasks:read")
     after_seq = _check_after(after)
     if not 1 <= limit <= MAX_EVENTS_PAGE:
         raise ValidationFailedError(f"limit must be from 1 to {MAX_EVENTS_PAGE}", field="limit")
@@ -40,7 +41,7 @@ async def follow_task(
     ctx: RequestContext, *, task_id: uuid.UUID, after: int | None
 ) -> TaskEventStream:
     """Authorize, then return the replay-then-live stream of the task's events."""
-    require_scope(ctx, "tasks:read")
+    await authorize(ctx, "tasks:read")
     after_seq = _check_after(after)
     task = await load_visible_task(ctx, task_id)
     return TaskEventStream(

@@ -17,8 +17,13 @@ from db.repositories.steps import approvals_by_task_ids, steps_of_task
 from engine.approvals import ON_REJECT_VALUES, ON_TIMEOUT_VALUES, cancel_everything
 from engine.executor import PlanError
 from engine.journal import TaskMissingError, TaskTransaction
+from resolvers.audit import record_denied
 from resolvers.context import RequestContext
-from resolvers.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
+from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
+
+# require_scope is re-exported: other modules import it from here.
+from resolvers.limits import authorize
+from resolvers.limits import require_scope as require_scope
 from resolvers.validation import (
     MAX_CONTEXT_BYTES,
     MAX_KEY_CHARS,
@@ -47,12 +52,10 @@ def not_found(task_id: uuid.UUID | str) -> NotFoundError:
     return NotFoundError(f"task {task_id} was not found")
 
 
-def require_scope(ctx: RequestContext, scope: str) -> None:
-    if not ctx.principal.can(scope):
-        raise ForbiddenError(
-            f"this credential lacks the {scope!r} scope",
-            hint=f"use a token or API key that has the {scope!r} scope",
-        )
+def hidden(ctx: RequestContext, task_id: uuid.UUID, *, action: str) -> NotFoundError:
+    """Another user's task: audit the attempt, then answer exactly as for a missing one."""
+    record_denied(ctx, action=action, target=f"task:{task_id}", reason="not the owner")
+    return not_found(task_id)
 
 
 def visible(ctx: RequestContext, task: Task | None) -> bool:
@@ -62,8 +65,10 @@ def visible(ctx: RequestContext, task: Task | None) -> bool:
 async def load_visible_task(ctx: RequestContext, task_id: uuid.UUID) -> Task:
     async with ctx.sessions() as session:
         task = await task_queries.get_task(session, task_id)
-    if task is None or not visible(ctx, task):
+    if task is None:
         raise not_found(task_id)
+    if not visible(ctx, task):
+        raise hidden(ctx, task_id, action="task.read")
     return task
 
 
@@ -111,7 +116,7 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
 
     A repeat with the same idempotency key returns the first task unchanged.
     """
-    require_scope(ctx, "tasks:write")
+    await authorize(ctx, "tasks:write")
     text = clean_text(data.task, field="task", max_chars=MAX_TASK_CHARS, required=True)
     assert text is not None
     conversation_id = clean_text(
@@ -195,7 +200,7 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
 
 async def get_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task:
     """The task if the caller may see it; otherwise the same NotFound as a missing one."""
-    require_scope(ctx, "tasks:read")
+    await authorize(ctx, "tasks:read")
     return await load_visible_task(ctx, task_id)
 
 
@@ -270,7 +275,7 @@ async def list_tasks(
     offset: int = 0,
 ) -> TaskPage:
     """The caller's tasks (every task for an admin), newest first."""
-    require_scope(ctx, "tasks:read")
+    await authorize(ctx, "tasks:read")
     _check_limit(limit, field="first" if after is not None or offset == 0 else "limit")
     if offset < 0:
         raise ValidationFailedError("offset must not be negative", field="offset")
@@ -288,11 +293,11 @@ async def list_tasks(
 
 async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task:
     """Pending and awaiting-approval tasks end at once; a running one at its next checkpoint."""
-    require_scope(ctx, "tasks:write")
+    await authorize(ctx, "tasks:write")
     try:
         async with ctx.engine.transaction(task_id) as tx:
             if not visible(ctx, tx.task):
-                raise not_found(task_id)
+                raise hidden(ctx, task_id, action="task.cancel")
             status = tx.task.status
             if status in FINISHED:
                 raise ConflictError(

@@ -12,14 +12,15 @@ from engine.journal import TaskMissingError
 from engine.rollback import UndoRefusedError, plan_undo, run_undo
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError
-from resolvers.tasks import load_visible_task, not_found, require_scope, visible
+from resolvers.limits import authorize
+from resolvers.tasks import hidden, load_visible_task, not_found, visible
 
 _undo_locks: dict[uuid.UUID, asyncio.Lock] = {}
 
 
 async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UUID | None) -> Task:
     """Nothing changes unless every step in the plan can be rolled back."""
-    require_scope(ctx, "tasks:write")
+    await authorize(ctx, "tasks:write")
     lock = _undo_locks.setdefault(task_id, asyncio.Lock())
     if lock.locked():
         raise ConflictError("an undo of this task is already running", hint="wait for it to finish")
@@ -27,7 +28,7 @@ async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UU
         try:
             async with ctx.engine.transaction(task_id) as tx:
                 if not visible(ctx, tx.task):
-                    raise not_found(task_id)
+                    raise hidden(ctx, task_id, action="task.undo")
                 steps = await steps_of_task(tx.session, task_id)
                 try:
                     plan = plan_undo(tx.task.status, steps, step_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -14,6 +15,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import DomainError
+from schema.complexity import ListSizeLimiter
 from schema.extensions import MaskUnexpectedErrors
 from schema.mutation import Mutation
 from schema.query import Query
@@ -38,7 +40,8 @@ class AgentwireSchema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, production: bool = False) -> strawberry.Schema:
+    """In production, introspection is off: the schema is published, not discoverable."""
     return AgentwireSchema(
         query=Query,
         mutation=Mutation,
@@ -47,8 +50,10 @@ def build_schema() -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            *([DisableIntrospection] if production else []),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            ListSizeLimiter,
             MaskUnexpectedErrors,
         ],
     )

@@ -7,10 +7,12 @@ from datetime import datetime
 import strawberry
 
 from resolvers import approvals as approval_resolvers
+from resolvers import audit_log as audit_resolvers
 from resolvers import events as event_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import users as user_resolvers
 from resolvers.validation import parse_id
+from schema.audit import AuditEntry
 from schema.context import Info
 from schema.events import TaskEvent
 from schema.scalars import ApprovalStatus, TaskStatus
@@ -79,6 +81,16 @@ class Query:
             info.context.resolver_context(), status=status.value if status else None
         )
         return [ApprovalRequest.from_model(r) for r in rows]
+
+    @strawberry.field(
+        description="The audit log of a task, oldest first: approvals and their decisions, "
+        "undo, cancel and denied attempts. For the task's owner and admins."
+    )
+    async def audit_log(self, info: Info, task_id: strawberry.ID) -> list[AuditEntry]:
+        rows = await audit_resolvers.task_audit_log(
+            info.context.resolver_context(), task_id=parse_id(task_id, field="taskId")
+        )
+        return [AuditEntry.from_model(r) for r in rows]
 
     @strawberry.field(description="The authenticated caller.")
     async def me(self, info: Info) -> User:

@@ -21,6 +21,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.authenticate import AuthenticationError, Authenticator
 from resolvers.context import Services
+from resolvers.errors import RateLimitedError
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
 from schema.ws_handler import AgentwireTransportWSHandler, Realtime
@@ -122,6 +123,13 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
         # A request error (the document did not parse or validate) has no data and no path.
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
             request.scope.setdefault("state", {})["graphql_request_error"] = True
+        waits = [
+            e.original_error.retry_after
+            for e in result.errors or ()
+            if isinstance(e.original_error, RateLimitedError)
+        ]
+        if waits:
+            request.scope.setdefault("state", {})["graphql_retry_after"] = max(waits)
         return response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -174,4 +182,9 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
                 body.pop("data", None)
                 response = Response(orjson.dumps(body), status_code=400, media_type=media_type)
             response.headers["content-type"] = media_type
+        retry_after = request.scope["state"].get("graphql_retry_after")
+        if retry_after is not None:
+            # Over a rate limit: HTTP says so too, so proxies and clients can back off.
+            response.status_code = 429
+            response.headers["Retry-After"] = str(retry_after)
         return response

@@ -17,16 +17,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from auth.authenticate import Authenticator
+from auth.keys import load_public_keys
 from auth.tokens import TokenConfig
 from db.engine import create_engine, create_session_factory
 from engine.core import Engine
 from engine.scheduler import Limits
+from resolvers.audit import AuditTrail
 from resolvers.context import Services
+from resolvers.limits import RateLimiter
 from rest_compat.app import create_rest_app
 from schema.build import build_schema
 from schema.view import AgentwireGraphQL
 from schema.ws_handler import Realtime
 from server.middleware import RequestIdMiddleware
+from server.security import rate_limits, security_middleware
 from server.settings import Settings
 from subscriptions.bus import EventBus, InProcessBus
 from subscriptions.redis_bus import RedisBus
@@ -43,11 +47,13 @@ class AppState:
 
 
 def token_config(settings: Settings) -> TokenConfig:
+    path = settings.jwt_public_keys
     return TokenConfig(
         secret=settings.resolved_jwt_secret(),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         leeway_seconds=settings.jwt_leeway_seconds,
+        public_keys=load_public_keys(path) if path is not None else (),
     )
 
 
@@ -71,14 +77,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lease_seconds=settings.lease_seconds,
         progress_interval=settings.progress_interval_seconds,
     )
-    services = Services(sessions=sessions, bus=bus, engine=engine)
+    limiter = RateLimiter.create(redis_url=settings.redis_url, limits=rate_limits(settings))
+    audit = AuditTrail(sessions)
+    services = Services(sessions=sessions, bus=bus, engine=engine, limiter=limiter, audit=audit)
     tokens = token_config(settings)
-    authenticator = Authenticator(sessions=sessions, tokens=tokens)
+    authenticator = Authenticator(sessions=sessions, tokens=tokens, on_failure=audit.auth_failure)
     graphql = AgentwireGraphQL(
-        build_schema(),
+        build_schema(production=settings.is_production),
         services=services,
         authenticator=authenticator,
         graphql_ide=not settings.is_production,
+        allowed_origins=settings.cors_origin_list,
     )
 
     graphql.connection_init_wait_timeout = timedelta(seconds=settings.ws_init_timeout)
@@ -101,6 +110,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await engine.stop()
             await realtime.stop()
             await bus.stop()
+            await audit.drain()
+            await limiter.close()
             await database.dispose()
 
     async def healthz(request: Request) -> Response:
@@ -135,7 +146,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestIdMiddleware)])
+    middleware = [Middleware(RequestIdMiddleware), *security_middleware(settings, limiter)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.agentwire = AppState(
         settings=settings, services=services, authenticator=authenticator, tokens=tokens
     )

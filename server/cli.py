@@ -11,6 +11,7 @@ import uvicorn
 
 from auth.tokens import issue_token
 from db.migrate import upgrade_to_head
+from server import cli_security
 from server.app import create_app, token_config
 from server.logs import configure_logging
 from server.settings import Settings
@@ -32,6 +33,8 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     if args.ttl <= 0:
         print("--ttl must be a positive number of seconds", file=sys.stderr)
         return 2
+    if args.session:
+        return cli_security.cmd_session_token(settings, args)
     roles = ["admin"] if args.admin else []
     print(issue_token(token_config(settings), subject=args.user, roles=roles, ttl_seconds=args.ttl))
     return 0
@@ -94,7 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True, help="the subject (sub) of the token")
     token.add_argument("--admin", action="store_true", help="include the admin role")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument(
+        "--session", action="store_true", help="tie it to a session that revoke-session can end"
+    )
     token.set_defaults(handler=cmd_token)
+    cli_security.add_commands(commands)
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.add_argument("--write", metavar="PATH", help="write it to PATH instead")
     schema.set_defaults(handler=cmd_schema)

@@ -23,7 +23,19 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_issuer: str = "agentwire"
     jwt_audience: str = "agentwire"
-    jwt_leeway_seconds: int = 30
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # A PEM file (one or more public keys) or a JWKS file: RS256/ES256 tokens from an issuer.
+    jwt_public_keys: Path | None = None
+
+    # Rate limits in the `limits` notation ("600/minute", "10/second;100/minute").
+    rate_limit_read: str = "600/minute"
+    rate_limit_write: str = "120/minute"
+    rate_limit_subscribe: str = "60/minute"
+    rate_limit_ws_message: str = "600/minute"
+
+    # Comma-separated origins allowed to call from a browser ("*" allows any, never credentials).
+    cors_origins: str = ""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -58,16 +70,26 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.env == "production"
 
-    def resolved_jwt_secret(self) -> str:
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    def resolved_jwt_secret(self) -> str | None:
         """The configured secret, or one generated once and kept in the data folder.
 
-        Production refuses to start without an explicit secret, because a generated
-        one would differ between instances.
+        None when only public keys are configured: then no HS256 token is accepted.
+        Production refuses to start without an explicit secret or public keys, because
+        a generated secret would differ between instances.
         """
         if self.jwt_secret:
             return self.jwt_secret
+        if self.jwt_public_keys is not None:
+            return None
         if self.is_production:
-            raise RuntimeError("AGENTWIRE_JWT_SECRET must be set when AGENTWIRE_ENV=production")
+            raise RuntimeError(
+                "set AGENTWIRE_JWT_SECRET (HS256) or AGENTWIRE_JWT_PUBLIC_KEYS (RS256/ES256) "
+                "when AGENTWIRE_ENV=production"
+            )
         path = self.data_dir / "jwt-secret"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)

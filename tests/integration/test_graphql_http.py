@@ -44,8 +44,11 @@ async def test_an_operation_without_a_token_is_401_with_a_graphql_error(server: 
 @pytest.mark.parametrize(
     ("token", "message"),
     [
-        ("not-a-jwt", "the token is malformed or its signature does not verify"),
-        (None, "authentication required: send 'Authorization: Bearer <token>'"),
+        ("not-a-jwt", "the token is malformed: expected a signed JWT"),
+        (
+            None,
+            "authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'",
+        ),
     ],
 )
 async def test_bad_or_missing_tokens_say_why(

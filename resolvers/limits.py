@@ -1,0 +1,180 @@
+"""Rate limits per principal and operation class, one rule for every transport.
+
+Reads and writes are counted here, in the resolver layer, so REST and GraphQL share one
+budget; subscribe and WebSocket-message limits are consulted where the sockets are
+(server/security.py). Counters live in Redis when it is configured (shared by every
+instance), in memory otherwise. If Redis is unreachable the request is let through and
+a warning logged: a limit protects capacity, it is not an authorization rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Literal
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import BlockingConnectionPool
+
+from resolvers.audit import record_denied
+from resolvers.context import RequestContext
+from resolvers.errors import ForbiddenError, RateLimitedError
+
+logger = logging.getLogger("agentwire.limits")
+
+OperationClass = Literal["read", "write", "subscribe", "ws_message"]
+_SCOPE_CLASS: dict[str, OperationClass] = {"tasks:read": "read", "tasks:write": "write"}
+_NOUNS: dict[str, str] = {
+    "read": "reads",
+    "write": "writes",
+    "subscribe": "subscriptions opened",
+    "ws_message": "WebSocket messages",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """One counted operation: whether it may go ahead, and what the headers report."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+    window_seconds: int
+    operation: str
+
+    def headers(self) -> dict[str, str]:
+        """`RateLimit-*` (draft-ietf-httpapi-ratelimit-headers), plus `Retry-After` if refused."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+            "RateLimit-Policy": f"{self.limit};w={self.window_seconds}",
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.reset_seconds)
+        return headers
+
+    def error(self) -> RateLimitedError:
+        return RateLimitedError(
+            f"too many {_NOUNS[self.operation]}: the limit is {self.limit} per "
+            f"{self.window_seconds} seconds; retry after {self.reset_seconds} seconds",
+            retry_after=self.reset_seconds,
+        )
+
+
+# The most constrained decision of the current HTTP request, for its response headers.
+# The middleware installs a fresh holder per request; resolvers only write into it.
+current_decisions: ContextVar[list[RateDecision] | None] = ContextVar(
+    "agentwire_rate_decisions", default=None
+)
+
+
+class RateLimiter:
+    def __init__(self, storage: Storage, limits: Mapping[str, str]) -> None:
+        self._storage = storage
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._items: dict[str, list[RateLimitItem]] = {
+            name: parse_many(text) for name, text in limits.items()
+        }
+        self._pool: BlockingConnectionPool | None = None
+        self._warned_at = 0.0
+
+    @classmethod
+    def create(cls, *, redis_url: str | None, limits: Mapping[str, str]) -> RateLimiter:
+        """In Redis when `redis_url` is set, in process memory otherwise."""
+        if not redis_url:
+            return cls(MemoryStorage(), limits)
+        pool = BlockingConnectionPool.from_url(redis_url, max_connections=50, timeout=2)
+        storage = RedisStorage(
+            f"async+{redis_url}",
+            implementation="redispy",
+            key_prefix="agentwire:limits",
+            connection_pool=pool,  # type: ignore[arg-type]
+        )
+        limiter = cls(storage, limits)
+        limiter._pool = pool
+        return limiter
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def hit(self, operation: OperationClass, key: str) -> RateDecision | None:
+        """Count one operation of `key`; None when that class is not limited."""
+        items = self._items.get(operation)
+        if not items:
+            return None
+        try:
+            return await self._hit(operation, key, items)
+        except Exception:
+            # Fail open: an outage of the limit store must not take the API down.
+            now = time.monotonic()
+            if now - self._warned_at > 60:
+                self._warned_at = now
+                logger.warning("rate limit store unavailable; not limiting", exc_info=True)
+            return None
+
+    async def _hit(
+        self, operation: OperationClass, key: str, items: list[RateLimitItem]
+    ) -> RateDecision:
+        tightest: RateDecision | None = None
+        for item in items:
+            allowed = await self._strategy.hit(item, operation, key)
+            stats = await self._strategy.get_window_stats(item, operation, key)
+            decision = RateDecision(
+                allowed=allowed,
+                limit=item.amount,
+                remaining=max(stats.remaining, 0),
+                reset_seconds=max(1, math.ceil(stats.reset_time - time.time())),
+                window_seconds=item.get_expiry(),
+                operation=operation,
+            )
+            if not allowed:
+                return decision
+            if tightest is None or decision.remaining < tightest.remaining:
+                tightest = decision
+        assert tightest is not None
+        return tightest
+
+
+def note_decision(decision: RateDecision) -> None:
+    """Remember a decision for the current HTTP response's headers (the tightest wins)."""
+    holder = current_decisions.get()
+    if holder is None:
+        return
+    if not holder or not decision.allowed or decision.remaining < holder[0].remaining:
+        if holder and not holder[0].allowed:
+            return
+        holder[:] = [decision]
+
+
+def require_scope(ctx: RequestContext, scope: str) -> None:
+    """Refuse a credential without `scope` (a read-only API key cannot write); audited."""
+    if not ctx.principal.can(scope):
+        record_denied(ctx, action=scope, target=None, reason="missing scope")
+        raise ForbiddenError(
+            f"this credential lacks the {scope!r} scope",
+            hint=f"use a token or API key that has the {scope!r} scope",
+        )
+
+
+async def authorize(ctx: RequestContext, scope: str) -> None:
+    """The gate every use case passes: the scope, then the caller's rate limit for it."""
+    require_scope(ctx, scope)
+    limiter = ctx.services.limiter
+    operation = _SCOPE_CLASS.get(scope)
+    if limiter is None or operation is None:
+        return
+    decision = await limiter.hit(operation, str(ctx.principal.user_id))
+    if decision is None:
+        return
+    note_decision(decision)
+    if not decision.allowed:
+        raise decision.error()

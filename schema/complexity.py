@@ -1,0 +1,146 @@
+"""A cap on how many objects one operation can ask for: list sizes multiplied down the tree.
+
+Depth, token and alias limits bound the document; they do not stop
+`tasks(first: 100) { edges { node { logs { ... } } } }`, which is small to write and
+large to answer. This counts the objects a document could return (each list counts its
+page size, or a fixed estimate for lists without one), with the variables of the call,
+and refuses the operation before it runs when the count is over the cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    get_nullable_type,
+    value_from_ast,
+)
+from strawberry.extensions import SchemaExtension
+
+MAX_OBJECTS = 20_000
+PAGE_ARGUMENTS = ("first", "limit")
+# Lists without a size argument: what they hold at most, or typically.
+LIST_ESTIMATES = {"Task.logs": 500, "Task.steps": 50, "Task.approvals": 50}
+DEFAULT_LIST_ESTIMATE = 50
+
+
+def _page_size(field: GraphQLField, node: FieldNode, variables: dict[str, Any]) -> int | None:
+    for name in PAGE_ARGUMENTS:
+        argument = field.args.get(name)
+        if argument is None:
+            continue
+        value: Any = argument.default_value
+        for given in node.arguments or ():
+            if given.name.value == name:
+                value = value_from_ast(given.value, argument.type, variables)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return max(value, 0)
+    return None
+
+
+class _Counter:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def fields(
+        self, selection_set: SelectionSetNode, parent: Any
+    ) -> Iterator[tuple[FieldNode, Any]]:
+        """Each field of the selection set with its parent type, fragments flattened."""
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield selection, parent
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                yield from self.fields(selection.selection_set, inner)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None:
+                    inner = self.schema.get_type(fragment.type_condition.name.value)
+                    yield from self.fields(fragment.selection_set, inner)
+
+    def count(self, selection_set: SelectionSetNode, parent: Any, copies: int, page: int) -> int:
+        """Objects under `selection_set` when its parent appears `copies` times."""
+        total = 0
+        for node, parent_type in self.fields(selection_set, parent):
+            if not isinstance(parent_type, GraphQLObjectType | GraphQLInterfaceType):
+                continue
+            field = parent_type.fields.get(node.name.value)
+            if field is None or node.selection_set is None:
+                continue
+            size = _page_size(field, node, self.variables)
+            child_copies, child_page = copies, size or 1
+            if isinstance(get_nullable_type(field.type), GraphQLList):
+                # A connection's edges are as many as the page its parent asked for.
+                key = f"{parent_type.name}.{node.name.value}"
+                estimate = LIST_ESTIMATES.get(key, DEFAULT_LIST_ESTIMATE)
+                length = size if size is not None else (page if page > 1 else estimate)
+                child_copies, child_page = copies * length, 1
+                total += child_copies
+            total += self.count(
+                node.selection_set, get_named_type(field.type), child_copies, child_page
+            )
+        return total
+
+
+def count_objects(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+) -> int:
+    """How many objects `operation` could return, at most (estimates for unsized lists)."""
+    root = schema.get_root_type(operation.operation)
+    return _Counter(schema, fragments, variables).count(operation.selection_set, root, 1, 1)
+
+
+class ListSizeLimiter(SchemaExtension):
+    """Refuse an operation whose lists multiply out to more than `MAX_OBJECTS` objects."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            chosen = [
+                o
+                for o in operations
+                if context.operation_name is None
+                or (o.name is not None and o.name.value == context.operation_name)
+            ]
+            schema = context.schema._schema
+            for operation in chosen[:1]:
+                total = count_objects(schema, operation, fragments, context.variables or {})
+                if total > MAX_OBJECTS:
+                    raise GraphQLError(
+                        f"this operation could return about {total} objects; the limit is "
+                        f"{MAX_OBJECTS}: ask for smaller pages (first/limit) or fewer nested lists",
+                        extensions={"code": "QUERY_TOO_LARGE"},
+                    )
+        yield
