@@ -47,8 +47,7 @@ def _to_openapi_30(node: Any) -> Any:
         variants = out.get(key)
         if not variants:
             continue
-        # Children are already rewritten: a `{"type": "null"}` variant is now `{"nullable": true}`.
-        others = [v for v in variants if v != {"nullable": True}]
+        others = [v for v in variants if v != {"type": "null"}]
         if len(others) == len(variants):
             continue
         del out[key]

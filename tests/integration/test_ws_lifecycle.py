@@ -1,0 +1,119 @@
+"""Socket settings and liveness: init timeout, heartbeat, expiring credentials, the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from db.models import WebSocketConnection
+from tests.integration.test_ws_protocol import (
+    close_code,
+    init,
+    raw_socket,
+    receive,
+    send,
+    subscribe,
+)
+from tests.support.clients import Api, steps, wait
+from tests.support.live import LiveServer
+
+FAST = {"ws_init_timeout": 0.4, "ws_heartbeat_seconds": 0.3, "jwt_leeway_seconds": 0}
+
+
+async def registry_rows(server: LiveServer) -> list[WebSocketConnection]:
+    database = create_async_engine(server.settings.resolved_database_url)
+    try:
+        async with database.connect() as connection:
+            result = await connection.execute(select(WebSocketConnection))
+            return list(result.all())  # type: ignore[arg-type]
+    finally:
+        await database.dispose()
+
+
+async def test_socket_settings_liveness_and_expiry(make_server: Callable[..., Any]) -> None:
+    async with make_server(**FAST) as server:
+        await _init_timeout_closes_with_4408(server)
+        await _silent_peer_is_closed_with_4504_and_answering_peer_stays(server)
+        await _expired_token_closes_with_4403(server)
+        await _registry_records_live_connections_and_forgets_closed_ones(server)
+
+
+async def _init_timeout_closes_with_4408(server: LiveServer) -> None:
+    started = time.monotonic()
+    async with raw_socket(server) as ws:
+        assert await close_code(ws) == 4408
+    assert 0.3 < time.monotonic() - started < 3
+
+
+async def _silent_peer_is_closed_with_4504_and_answering_peer_stays(server: LiveServer) -> None:
+    async with raw_socket(server) as silent, raw_socket(server) as polite:
+        await init(silent, server.token())
+        await init(polite, server.token())
+        # the polite client answers every ping for a while
+        deadline = time.monotonic() + 1.5
+        pings = 0
+        while time.monotonic() < deadline:
+            message = await receive(polite, timeout=2)
+            assert message["type"] == "ping"
+            pings += 1
+            await send(polite, {"type": "pong"})
+        assert pings >= 3
+        assert await close_code(silent, timeout=0.1) == 4504
+        await send(polite, {"type": "ping"})
+        while (message := await receive(polite))["type"] == "ping":
+            await send(polite, {"type": "pong"})
+        assert message["type"] == "pong"
+
+
+async def _expired_token_closes_with_4403(server: LiveServer) -> None:
+    async with raw_socket(server) as ws:
+        await init(ws, server.token(ttl=1))
+        started = time.monotonic()
+        code = None
+        while code is None and time.monotonic() - started < 4:
+            try:
+                message = await receive(ws, timeout=4)
+            except Exception:
+                code = ws.close_code
+                break
+            if message["type"] == "ping":
+                await send(ws, {"type": "pong"})
+        assert code == 4403
+        assert ws.close_reason == "token expired"
+
+
+async def _registry_records_live_connections_and_forgets_closed_ones(server: LiveServer) -> None:
+    alice = Api(server, server.token())
+    task = await alice.submit("watched", context=steps(wait(3000)))
+    async with raw_socket(server) as ws:
+        await init(ws, alice.token)
+        await send(ws, subscribe("1", task["id"]))
+        rows: list[Any] = []
+        for _ in range(50):
+            message = await receive(ws)
+            if message["type"] == "ping":
+                await send(ws, {"type": "pong"})
+            rows = await registry_rows(server)
+            if rows and rows[0].task_ids == [task["id"]]:
+                break
+        assert len(rows) == 1 and rows[0].task_ids == [task["id"]]
+        first_beat = rows[0].last_heartbeat
+        for _ in range(50):
+            message = await receive(ws)
+            if message["type"] == "ping":
+                await send(ws, {"type": "pong"})
+            rows = await registry_rows(server)
+            if rows[0].last_heartbeat > first_beat:
+                break
+        assert rows[0].last_heartbeat > first_beat
+    for _ in range(50):
+        if not await registry_rows(server):
+            break
+        await asyncio.sleep(0.1)
+    assert await registry_rows(server) == []
+    await alice.call("CancelTask", taskId=task["id"])
