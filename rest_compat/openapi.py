@@ -47,7 +47,8 @@ def _to_openapi_30(node: Any) -> Any:
         variants = out.get(key)
         if not variants:
             continue
-        others = [v for v in variants if v != {"type": "null"}]
+        # Children are already rewritten: a `{"type": "null"}` variant is now `{"nullable": true}`.
+        others = [v for v in variants if v != {"nullable": True}]
         if len(others) == len(variants):
             continue
         del out[key]

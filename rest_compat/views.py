@@ -207,6 +207,10 @@ class EventJson(View):
     seq: int | None = Field(description="Per-task position, gap-free from 1; null if ephemeral.")
     timestamp: float = Field(description="Milliseconds since the Unix epoch.")
     priority: Literal["critical", "normal", "low"]
+    cursor: str | None = Field(
+        default=None,
+        description="Opaque position across all of your tasks' events; null if ephemeral.",
+    )
     data: dict[str, Any] = Field(description="What the event reports; always has `taskId`.")
 
     @classmethod

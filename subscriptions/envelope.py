@@ -103,6 +103,7 @@ class Event:
             "seq": self.seq,
             "timestamp": self.timestamp,
             "priority": self.effective_priority.value,
+            "cursor": encode_event_cursor(self.cursor),
             "data": self.data,
         }
 

@@ -17,7 +17,7 @@ from tests.support.live import LiveServer
 from tests.support.rest import Rest
 
 Message = dict[str, Any]
-EVENT_KEYS = {"id", "version", "type", "seq", "timestamp", "priority", "data"}
+EVENT_KEYS = {"id", "version", "type", "seq", "timestamp", "priority", "cursor", "data"}
 
 
 @pytest.fixture

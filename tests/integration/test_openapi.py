@@ -1,0 +1,167 @@
+"""The OpenAPI document and Swagger UI: complete, in step with the routes, served offline."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Mount, Route
+
+from tests.support.live import LiveServer
+
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+async def fetch(server: LiveServer, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+        return await client.get(path)
+
+
+@pytest.fixture
+async def document(server: LiveServer) -> dict[str, Any]:
+    response = await fetch(server, "/api/openapi.json")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def api_routes(server: LiveServer) -> set[tuple[str, str]]:
+    """(method, path) of every HTTP route mounted at /api, except the documentation pages."""
+    assert server.app is not None
+    mount = next(r for r in server.app.routes if isinstance(r, Mount) and r.path == "/api")
+    found = set()
+    for route in mount.routes:
+        if isinstance(route, Route) and not route.path.startswith(("/docs", "/openapi")):
+            for method in route.methods or ():
+                if method != "HEAD":
+                    found.add((method.lower(), "/api" + route.path))
+    return found
+
+
+async def test_the_document_loads_without_a_token(server: LiveServer) -> None:
+    response = await fetch(server, "/api/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-request-id"]
+    assert response.json()["openapi"] == "3.0.3"
+
+
+async def test_every_route_is_documented_and_every_documented_route_exists(
+    server: LiveServer, document: dict[str, Any]
+) -> None:
+    documented = {
+        (method, path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+    assert documented == api_routes(server)
+    assert documented == {
+        ("post", "/api/agent"),
+        ("get", "/api/agent/history"),
+        ("get", "/api/agent/{taskId}"),
+        ("delete", "/api/agent/{taskId}"),
+        ("post", "/api/agent/{taskId}/approve"),
+        ("post", "/api/agent/{taskId}/undo"),
+        ("get", "/api/agent/{taskId}/events"),
+        ("get", "/api/agent/{taskId}/stream"),
+    }
+
+
+def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        *_, kind, name = node["$ref"].split("/")
+        node = document["components"][kind][name]
+    return node
+
+
+async def test_every_operation_documents_its_parameters_bodies_and_errors(
+    document: dict[str, Any],
+) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            where = f"{method} {path}"
+            assert operation["operationId"] and operation["summary"], where
+            path_params = set(re.findall(r"{(\w+)}", path))
+            declared = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
+            assert declared == path_params, where
+            for parameter in operation["parameters"]:
+                assert parameter["description"] and parameter["schema"], where
+            statuses = set(operation["responses"])
+            assert {"401", "500"} <= statuses, where
+            assert any(s.startswith("2") for s in statuses), where
+            for status, response in operation["responses"].items():
+                response = resolve(document, response)
+                assert "X-Request-ID" in response["headers"], where
+                if not status.startswith("2"):
+                    example = response["content"]["application/json"]["example"]
+                    assert example["success"] is False, where
+                    assert set(example["error"]) == {
+                        "code",
+                        "category",
+                        "message",
+                        "hint",
+                        "details",
+                        "requestId",
+                    }, where
+            if method == "post" and path != "/api/agent/{taskId}/undo":
+                assert operation["requestBody"]["required"] is True, where
+                assert {"413", "415", "422"} <= statuses, where
+
+
+async def test_security_schemes_and_rate_limit_headers(document: dict[str, Any]) -> None:
+    components = document["components"]
+    assert components["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A JWT: `Authorization: Bearer <token>`.",
+    }
+    assert components["securitySchemes"]["apiKey"]["type"] == "apiKey"
+    assert document["security"] == [{"bearerAuth": []}, {"apiKey": []}]
+    too_many = components["responses"]["Error429"]
+    assert {"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"} <= set(too_many["headers"])
+    assert too_many["content"]["application/json"]["example"]["error"]["category"] == (
+        "rate_limited"
+    )
+    unavailable = components["responses"]["Error503"]
+    assert "Retry-After" in unavailable["headers"]
+
+
+async def test_schemas_are_openapi_3_0_without_json_schema_2020_keywords(
+    document: dict[str, Any],
+) -> None:
+    text = str(document)
+    for keyword in ("'const'", "'$defs'", "'examples'", "'type': 'null'"):
+        assert keyword not in text
+    task = document["components"]["schemas"]["TaskJson"]
+    assert task["properties"]["status"]["enum"] == [
+        "pending",
+        "running",
+        "awaiting_approval",
+        "completed",
+        "failed",
+        "cancelled",
+        "rolled_back",
+    ]
+    assert task["properties"]["conversationId"]["nullable"] is True
+    assert "status" in task["required"]
+
+
+async def test_swagger_ui_is_served_from_local_assets_without_a_token(server: LiveServer) -> None:
+    page = await fetch(server, "/api/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "http://" not in page.text and "https://" not in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(assets) == 5
+    for asset in assets:
+        assert asset.startswith("/api/docs/")
+        response = await fetch(server, asset)
+        assert response.status_code == 200, asset
+        assert len(response.content) > 100, asset
+    init = await fetch(server, "/api/docs/init.js")
+    assert 'url: "/api/openapi.json"' in init.text
+    bundle = await fetch(server, "/api/docs/assets/swagger-ui-bundle.js")
+    assert "SwaggerUIBundle" in bundle.text
