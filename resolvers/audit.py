@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from limits import parse
@@ -45,15 +46,21 @@ class AuditTrail:
         details: dict[str, Any],
         request_id: str | None,
     ) -> None:
+        self._track(
+            self._write(
+                actor=actor, action=action, target=target, details=details, request_id=request_id
+            )
+        )
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background (`drain()` waits for it), or drop it when backed up."""
         if len(self._pending) >= MAX_PENDING_WRITES:
+            work.close()
             self._dropped += 1
             if self._dropped % 100 == 1:
                 logger.warning("audit writes are backed up; %d entries dropped", self._dropped)
             return
-        write = self._write(
-            actor=actor, action=action, target=target, details=details, request_id=request_id
-        )
-        task = asyncio.get_running_loop().create_task(write)
+        task = asyncio.get_running_loop().create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -68,7 +75,7 @@ class AuditTrail:
         """The `Authenticator` hook: audit a failed authentication, throttled per client."""
         request = failure.request
         client = request.client if request else ""
-        asyncio.get_running_loop().create_task(self._audit_failure(failure, client))
+        self._track(self._audit_failure(failure, client))
 
     async def _audit_failure(self, failure: AuthFailure, client: str) -> None:
         if not await self._throttle.hit(AUTH_FAILURES_AUDITED, "auth", client or "unknown"):

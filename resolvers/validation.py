@@ -61,7 +61,30 @@ def check_json_object(value: Any, *, field: str, max_bytes: int) -> dict[str, An
         raise ValidationFailedError(
             f"{field} is {size} bytes as JSON; the limit is {max_bytes} bytes", field=field
         )
+    where = _nul_path(value, field)
+    if where is not None:
+        # PostgreSQL cannot store NUL in text or JSONB, and no client means to send it.
+        raise ValidationFailedError(f"{where} contains a NUL character", field=where)
     return value
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) inside `value` that holds a NUL character."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                return path
+            found = _nul_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def check_priority(value: int | None) -> int:
