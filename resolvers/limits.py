@@ -168,9 +168,15 @@ def require_scope(ctx: RequestContext, scope: str) -> None:
 async def authorize(ctx: RequestContext, scope: str) -> None:
     """The gate every use case passes: the scope, then the caller's rate limit for it."""
     require_scope(ctx, scope)
-    limiter = ctx.services.limiter
     operation = _SCOPE_CLASS.get(scope)
-    if limiter is None or operation is None:
+    if operation is not None:
+        await throttle(ctx, operation)
+
+
+async def throttle(ctx: RequestContext, operation: OperationClass) -> None:
+    """Count one operation of the caller; `RateLimitedError` when over the limit."""
+    limiter = ctx.services.limiter
+    if limiter is None:
         return
     decision = await limiter.hit(operation, str(ctx.principal.user_id))
     if decision is None:

@@ -9,7 +9,8 @@ import uuid
 from db.repositories.events import events_after
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
-from resolvers.tasks import load_visible_task, require_scope
+from resolvers.limits import authorize
+from resolvers.tasks import load_visible_task
 from subscriptions.bus import TASK_CHANNEL
 from subscriptions.envelope import Event
 from subscriptions.stream import event_from_row
@@ -29,7 +30,7 @@ async def poll_events(
     limit: int = MAX_POLL_EVENTS,
 ) -> list[Event]:
     """Stored events with `seq > after`, oldest first; empty only if none came within the wait."""
-    require_scope(ctx, "tasks:read")
+    await authorize(ctx, "tasks:read")
     if after < 0:
         raise ValidationFailedError("after must be 0 or a seq from an earlier event", field="after")
     if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:

@@ -158,3 +158,13 @@ async def test_redis_limiter_counts_in_redis(make_server: Any) -> None:
             await client.aclose()
     finally:
         await limiter.close()
+
+
+async def test_every_read_use_case_counts_against_the_read_limit(make_server: Any) -> None:
+    async with make_server(rate_limit_read="2/minute") as server:
+        token = bearer(server.token())
+        assert (await gql(server, "{ me { subject } }", headers=token)).status_code == 200
+        assert (await gql(server, "{ approvals { id } }", headers=token)).status_code == 200
+        refused = await gql(server, "{ me { subject } }", headers=token)
+        assert refused.status_code == 429
+        assert first_error(refused)[0] == "RATE_LIMITED"
