@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from db.models import Task, TaskStep, utcnow
 from db.repositories.steps import get_step, steps_of_task
-from engine.journal import step_snapshot
+from engine.journal import TaskTransaction, step_snapshot
 from engine.runner import RunContext, spec_of
 from subscriptions.envelope import EventType
 
 if TYPE_CHECKING:
     from engine.core import Engine
+
+logger = logging.getLogger(__name__)
 
 UNDOABLE_TASK_STATUSES = ("completed", "failed", "cancelled", "rolled_back")
 
@@ -71,28 +75,70 @@ def plan_undo(task_status: str, steps: list[TaskStep], down_to: uuid.UUID | None
     return UndoPlan(step_ids=[s.id for s in chosen])
 
 
-async def run_undo(engine: Engine, task_id: uuid.UUID, plan: UndoPlan) -> None:
+UNDO_RESERVATION_SECONDS = 300
+
+
+class UndoFailedError(Exception):
+    """A step's rollback failed; the steps before it stay rolled back."""
+
+
+def reserve_undo(tx: TaskTransaction) -> str:
+    """Mark the task as being undone, across every instance; refused while another undo runs.
+
+    A finished task has no runner, so its lease columns are free to carry the mark; it
+    lapses by itself if the undoing process dies.
+    """
+    task = tx.task
+    now = utcnow()
+    if task.lease_owner and task.lease_expires_at and task.lease_expires_at > now:
+        raise UndoRefusedError(
+            "an undo of this task is already running", "wait for it to finish, then read the task"
+        )
+    task.lease_owner = f"undo:{uuid.uuid4().hex}"
+    task.lease_expires_at = now + timedelta(seconds=UNDO_RESERVATION_SECONDS)
+    return task.lease_owner
+
+
+async def run_undo(engine: Engine, task_id: uuid.UUID, plan: UndoPlan, *, reservation: str) -> None:
     """Roll back each planned step; each step commits with its `step_rolled_back` event."""
-    async with engine.transaction(task_id) as tx:
-        tx.emit(EventType.UNDO_START, message=f"rolling back {len(plan.step_ids)} step(s)")
-    for step_id in plan.step_ids:
-        async with engine.sessions() as session:
-            step = await get_step(session, step_id)
-            assert step is not None
-            spec, rollback = spec_of(step), step.rollback
-        executor = engine.executors[await _executor_name(engine, task_id)]
-        await executor.rollback_step(spec, rollback, RunContext(engine, task_id, step_id))
+    try:
         async with engine.transaction(task_id) as tx:
-            step = await get_step(tx.session, step_id)
-            assert step is not None
-            step.status = "rolled_back"
-            step.finished_at = utcnow()
-            tx.emit(EventType.STEP_ROLLED_BACK, step=step_snapshot(step))
+            tx.emit(EventType.UNDO_START, message=f"rolling back {len(plan.step_ids)} step(s)")
+        for step_id in plan.step_ids:
+            await _roll_back_step(engine, task_id, step_id)
+        async with engine.transaction(task_id) as tx:
+            steps = await steps_of_task(tx.session, task_id)
+            if not any(s.status == "completed" for s in steps):
+                tx.set_status("rolled_back", message="every completed step was rolled back")
+            tx.emit(EventType.UNDO_COMPLETE, message=f"rolled back {len(plan.step_ids)} step(s)")
+    finally:
+        async with engine.transaction(task_id) as tx:
+            if tx.task.lease_owner == reservation:
+                tx.task.lease_owner = None
+                tx.task.lease_expires_at = None
+
+
+async def _roll_back_step(engine: Engine, task_id: uuid.UUID, step_id: uuid.UUID) -> None:
+    async with engine.sessions() as session:
+        step = await get_step(session, step_id)
+        assert step is not None
+        spec, rollback, name = spec_of(step), step.rollback, step.name
+    executor = engine.executors[await _executor_name(engine, task_id)]
+    try:
+        await executor.rollback_step(spec, rollback, RunContext(engine, task_id, step_id))
+    except Exception as error:
+        logger.exception("rolling back step %s of task %s failed", step_id, task_id)
+        message = f"rolling back step {name!r} failed; the steps after it stay rolled back"
+        async with engine.transaction(task_id) as tx:
+            tx.emit(EventType.ERROR, message=message, error={"code": "ROLLBACK_FAILED"})
+            tx.emit(EventType.UNDO_COMPLETE, message=message)
+        raise UndoFailedError(message) from error
     async with engine.transaction(task_id) as tx:
-        remaining = [s for s in await steps_of_task(tx.session, task_id) if s.status == "completed"]
-        if not remaining:
-            tx.set_status("rolled_back", message="every completed step was rolled back")
-        tx.emit(EventType.UNDO_COMPLETE, message=f"rolled back {len(plan.step_ids)} step(s)")
+        step = await get_step(tx.session, step_id)
+        assert step is not None
+        step.status = "rolled_back"
+        step.finished_at = utcnow()
+        tx.emit(EventType.STEP_ROLLED_BACK, step=step_snapshot(step))
 
 
 async def _executor_name(engine: Engine, task_id: uuid.UUID) -> str:

@@ -2,52 +2,50 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from db.models import Task
 from db.repositories.audit import record_audit
 from db.repositories.steps import steps_of_task
 from engine.journal import TaskMissingError
-from engine.rollback import UndoRefusedError, plan_undo, run_undo
+from engine.rollback import UndoFailedError, UndoRefusedError, plan_undo, reserve_undo, run_undo
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError
 from resolvers.limits import authorize
 from resolvers.tasks import hidden, load_visible_task, not_found, visible
 
-_undo_locks: dict[uuid.UUID, asyncio.Lock] = {}
-
 
 async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UUID | None) -> Task:
-    """Nothing changes unless every step in the plan can be rolled back."""
+    """Nothing changes unless every step in the plan can be rolled back; one undo at a time."""
     await authorize(ctx, "tasks:write")
-    lock = _undo_locks.setdefault(task_id, asyncio.Lock())
-    if lock.locked():
-        raise ConflictError("an undo of this task is already running", hint="wait for it to finish")
-    async with lock:
-        try:
-            async with ctx.engine.transaction(task_id) as tx:
-                if not visible(ctx, tx.task):
-                    raise hidden(ctx, task_id, action="task.undo")
-                steps = await steps_of_task(tx.session, task_id)
-                try:
-                    plan = plan_undo(tx.task.status, steps, step_id)
-                except UndoRefusedError as refused:
-                    if refused.not_found:
-                        raise NotFoundError(
-                            f"step {step_id} was not found on task {task_id}", hint=refused.hint
-                        ) from refused
-                    raise ConflictError(refused.reason, hint=refused.hint) from refused
-                record_audit(
-                    tx.session,
-                    actor=ctx.principal.actor,
-                    action="task.undo",
-                    target=f"task:{task_id}",
-                    details={"stepIds": [str(s) for s in plan.step_ids]},
-                    request_id=ctx.request_id,
-                )
-        except TaskMissingError as error:
-            raise not_found(task_id) from error
-        await run_undo(ctx.engine, task_id, plan)
-    _undo_locks.pop(task_id, None)
+    try:
+        async with ctx.engine.transaction(task_id) as tx:
+            if not visible(ctx, tx.task):
+                raise hidden(ctx, task_id, action="task.undo")
+            steps = await steps_of_task(tx.session, task_id)
+            try:
+                plan = plan_undo(tx.task.status, steps, step_id)
+                reservation = reserve_undo(tx)
+            except UndoRefusedError as refused:
+                if refused.not_found:
+                    raise NotFoundError(
+                        f"step {step_id} was not found on task {task_id}", hint=refused.hint
+                    ) from refused
+                raise ConflictError(refused.reason, hint=refused.hint) from refused
+            record_audit(
+                tx.session,
+                actor=ctx.principal.actor,
+                action="task.undo",
+                target=f"task:{task_id}",
+                details={"stepIds": [str(s) for s in plan.step_ids]},
+                request_id=ctx.request_id,
+            )
+    except TaskMissingError as error:
+        raise not_found(task_id) from error
+    try:
+        await run_undo(ctx.engine, task_id, plan, reservation=reservation)
+    except UndoFailedError as failure:
+        raise ConflictError(
+            str(failure), hint="read the task's steps to see what was undone"
+        ) from failure
     return await load_visible_task(ctx, task_id)
