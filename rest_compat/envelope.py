@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -13,13 +14,22 @@ from rest_compat.errors import ErrorInfo, describe
 JSON_MEDIA_TYPE = "application/json"
 
 
+def dumps(value: Any) -> bytes:
+    """JSON bytes; integers beyond 64 bits (PostgreSQL's JSONB hands them back exactly, and
+    orjson refuses them) fall back to the standard library, which writes any integer."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def request_id_of(connection: HTTPConnection) -> str:
     """The id RequestIdMiddleware gave this request (also in the X-Request-ID header)."""
     return str(connection.scope.get("state", {}).get("request_id", ""))
 
 
 def success(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps({"success": True, "data": data})
+    body = dumps({"success": True, "data": data})
     return Response(body, status_code=status, media_type=JSON_MEDIA_TYPE, headers=headers)
 
 
@@ -35,7 +45,7 @@ def error_payload(info: ErrorInfo, request_id: str) -> dict[str, Any]:
 
 
 def failure(info: ErrorInfo, request_id: str) -> Response:
-    body = orjson.dumps({"success": False, "error": error_payload(info, request_id)})
+    body = dumps({"success": False, "error": error_payload(info, request_id)})
     return Response(body, status_code=info.status, media_type=JSON_MEDIA_TYPE, headers=info.headers)
 
 

@@ -25,7 +25,7 @@ from resolvers import views as view_resolvers
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
 from resolvers.validation import parse_id
-from rest_compat.envelope import error_payload, request_id_of
+from rest_compat.envelope import dumps, error_payload, request_id_of
 from rest_compat.errors import ErrorInfo, describe
 from rest_compat.inputs import Param, parse_param
 from rest_compat.routing import Dependencies
@@ -185,7 +185,7 @@ async def serve_legacy_socket(
 
     async def send(message: dict[str, Any]) -> None:
         async with lock:
-            await websocket.send_text(orjson.dumps(message).decode())
+            await websocket.send_text(dumps(message).decode())
 
     async def close_with(error: BaseException) -> None:
         info = describe(error)

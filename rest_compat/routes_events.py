@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import orjson
 from starlette.responses import Response, StreamingResponse
 
 from resolvers import events as event_resolvers
 from resolvers import polling
-from rest_compat.envelope import success
+from rest_compat.envelope import dumps, success
 from rest_compat.inputs import Param
 from rest_compat.payloads import EventsPage
 from rest_compat.routes_tasks import TASK_ID
@@ -68,11 +67,7 @@ async def poll(call: Call) -> Response:
 def sse_frame(event: Event) -> bytes:
     # Ephemeral events (queue_update) carry no id, so they never move the browser's cursor.
     head = f"id: {event.seq}\n" if event.seq is not None else ""
-    return (
-        f"{head}event: {event.type.value}\ndata: ".encode()
-        + orjson.dumps(event.to_wire())
-        + b"\n\n"
-    )
+    return f"{head}event: {event.type.value}\ndata: ".encode() + dumps(event.to_wire()) + b"\n\n"
 
 
 async def _frames(events: AsyncIterator[Event], heartbeat_seconds: float) -> AsyncIterator[bytes]:

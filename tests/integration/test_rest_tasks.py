@@ -336,3 +336,15 @@ async def test_cancelling_a_finished_task_is_409_and_changes_nothing(alice: Rest
     assert error["message"] == "the task is already failed and cannot be cancelled"
     assert await alice.events(task["id"]) == events_before
     assert (await alice.get(task["id"]))["task"] == before["task"]
+
+
+async def test_a_number_beyond_64_bits_in_the_context_reads_back(alice: Rest) -> None:
+    # PostgreSQL's JSONB hands 1.8446744073709552e19 back as an exact 20-digit integer,
+    # which orjson cannot write; found by the schemathesis run.
+    task = await alice.submit("big number", context={"big": 1.8446744073709552e19})
+    response = await alice.request("GET", f"/api/agent/{task['id']}")
+    assert response.status_code == 200
+    assert float(response.json()["data"]["task"]["context"]["big"]) == 1.8446744073709552e19
+    history = await alice.request("GET", "/api/agent/history")
+    assert history.status_code == 200
+    assert history.json()["data"]["tasks"][0]["id"] == task["id"]
