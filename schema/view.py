@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,6 +24,7 @@ from resolvers.context import Services
 from resolvers.errors import RateLimitedError
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
+from schema.ide import graphiql_page
 from schema.ws_handler import AgentwireTransportWSHandler, Realtime
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -95,6 +96,9 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
         except orjson.JSONDecodeError as error:
             # Strawberry recognises the standard library's error type.
             raise json.JSONDecodeError(str(error), error.doc, error.pos) from error
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql_page())
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> GraphQLContext:
         state = request.scope.get("state", {})

@@ -27,6 +27,7 @@ from resolvers.context import Services
 from resolvers.limits import RateLimiter
 from rest_compat.app import create_rest_app
 from schema.build import build_schema
+from schema.ide import ASSETS_PATH, graphiql_assets
 from schema.view import AgentwireGraphQL
 from schema.ws_handler import Realtime
 from server.middleware import RequestIdMiddleware
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        Mount(ASSETS_PATH, app=graphiql_assets(), name="graphiql-assets"),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

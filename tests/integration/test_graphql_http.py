@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 import httpx
 import pytest
 
@@ -30,6 +34,20 @@ async def test_graphiql_page_loads_without_a_token(server: LiveServer) -> None:
     response = await request(server, "GET", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_graphiql_loads_every_asset_from_this_server(server: LiveServer) -> None:
+    page = (await request(server, "GET", headers={"Accept": "text/html"})).text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/graphiql-assets/") for a in assets), assets
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+        for asset in assets:
+            response = await client.get(asset)
+            assert response.status_code == 200, asset
+            if asset.endswith("graphiql.min.js"):
+                digest = base64.b64encode(hashlib.sha384(response.content).digest()).decode()
+                # the integrity Strawberry pins for graphiql 3.8.3 on its CDN
+                assert digest == "HbRVEFG0JGJZeAHCJ9Xm2+tpknBQ7QZmNlO/DgZtkZ0aJSypT96YYGRNod99l9Ie"
 
 
 async def test_an_operation_without_a_token_is_401_with_a_graphql_error(server: LiveServer) -> None:
