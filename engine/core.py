@@ -20,6 +20,7 @@ from db.repositories.steps import steps_of_task
 from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_expired_lease
 from engine.builtin import BuiltinExecutor
 from engine.executor import Executor
+from engine.gate import ApprovalGate
 from engine.journal import TaskTransaction, step_snapshot, task_transaction
 from engine.runner import TaskRunner
 from engine.scheduler import (
@@ -62,6 +63,7 @@ class Engine:
         self.executors: dict[str, Executor] = {e.name: e for e in executors or [BuiltinExecutor()]}
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.runner = TaskRunner(self)
+        self.gate = ApprovalGate(self)
         self.average_run_seconds = DEFAULT_RUN_SECONDS
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._cancel_flags: set[uuid.UUID] = set()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from db.models import Task, TaskStep, utcnow
 from db.repositories.steps import get_step, steps_of_task
 from engine.journal import TaskTransaction, step_snapshot
-from engine.runner import RunContext, spec_of
+from engine.step_context import RunContext, spec_of
 from subscriptions.envelope import EventType
 
 if TYPE_CHECKING:
