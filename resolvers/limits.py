@@ -76,13 +76,21 @@ current_decisions: ContextVar[list[RateDecision] | None] = ContextVar(
 )
 
 
+def _parse(name: str, text: str) -> list[RateLimitItem]:
+    try:
+        return parse_many(text)
+    except ValueError as error:
+        raise ValueError(
+            f"AGENTWIRE_RATE_LIMIT_{name.upper()}={text!r} is not a rate limit; write it "
+            "in the limits notation, e.g. '120/minute' or '10/second;600/minute'"
+        ) from error
+
+
 class RateLimiter:
     def __init__(self, storage: Storage, limits: Mapping[str, str]) -> None:
         self._storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
-        self._items: dict[str, list[RateLimitItem]] = {
-            name: parse_many(text) for name, text in limits.items()
-        }
+        self._items = {name: _parse(name, text) for name, text in limits.items()}
         self._pool: BlockingConnectionPool | None = None
         self._warned_at = 0.0
 

@@ -31,7 +31,7 @@ from schema.ide import ASSETS_PATH, graphiql_assets
 from schema.view import AgentwireGraphQL
 from schema.ws_handler import Realtime
 from server.middleware import RequestIdMiddleware
-from server.security import rate_limits, security_middleware
+from server.security import checked_origins, rate_limits, security_middleware
 from server.settings import Settings
 from subscriptions.bus import EventBus, InProcessBus
 from subscriptions.redis_bus import RedisBus
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services=services,
         authenticator=authenticator,
         graphql_ide=not settings.is_production,
-        allowed_origins=settings.cors_origin_list,
+        allowed_origins=checked_origins(settings.cors_origin_list),
     )
 
     graphql.connection_init_wait_timeout = timedelta(seconds=settings.ws_init_timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from strawberry.http.websocket_origin import normalize_origin
 
 from resolvers.limits import RateLimiter
 from server.http_guard import HttpGuardMiddleware
@@ -40,9 +41,21 @@ def rate_limits(settings: Settings) -> dict[str, str]:
     }
 
 
+def checked_origins(origins: list[str]) -> list[str]:
+    """The allow-list, each entry exactly as browsers send `Origin`; refuse anything else."""
+    for origin in origins:
+        if origin != "*" and normalize_origin(origin) != origin:
+            raise ValueError(
+                f"AGENTWIRE_CORS_ORIGINS: {origin!r} is not an origin as browsers send it; "
+                "write scheme://host[:port] in lower case, without a path, e.g. "
+                "https://app.example.com"
+            )
+    return origins
+
+
 def security_middleware(settings: Settings, limiter: RateLimiter) -> list[Middleware]:
     """CORS outermost, so even a 413 or 429 is readable by an allowed page."""
-    origins = settings.cors_origin_list
+    origins = checked_origins(settings.cors_origin_list)
     return [
         Middleware(
             CORSMiddleware,
