@@ -15,6 +15,7 @@ from server import cli_security
 from server.app import create_app, token_config
 from server.logs import configure_logging
 from server.settings import Settings
+from server.ws_protocol import LeanDeflateWebSocketProtocol
 
 DEV_TOKEN_TTL = 7 * 24 * 3600
 
@@ -66,6 +67,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        ws=LeanDeflateWebSocketProtocol,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=True,
     )

@@ -19,6 +19,7 @@ from auth.tokens import issue_token
 from db.migrate import upgrade_to_head
 from server.app import create_app, token_config
 from server.settings import Settings
+from server.ws_protocol import LeanDeflateWebSocketProtocol
 
 TEST_JWT_SECRET = "test-secret-for-agentwire-suite-only-0123456789"
 
@@ -72,6 +73,7 @@ class LiveServer:
             port=0,
             log_level="warning",
             lifespan="on",
+            ws=LeanDeflateWebSocketProtocol,
             ws_per_message_deflate=True,
             ws_max_size=self.settings.ws_max_message_bytes,
         )
