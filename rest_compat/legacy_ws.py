@@ -1,9 +1,10 @@
 """The legacy WebSocket `/api/agent/{taskId}/updates?after=N`: the seed's message structure.
 
 Authentication, in order: the `agentwire.bearer.<token>` subprotocol (browsers cannot
-set headers), the handshake's headers, or a first `{"type": "auth", "token": ...}`
-message. Then replay from `after` and live events (the same stream as GraphQL), plus
-ping/pong, interactive approvals and a server heartbeat.
+set headers), the handshake's headers (`Authorization` or `X-API-Key`), or a first
+`{"type": "auth", "token": ...}` (or `"apiKey": ...`) message. Then replay from
+`after` and live events (the same stream as GraphQL), plus ping/pong, interactive
+approvals and a server heartbeat.
 """
 
 from __future__ import annotations
@@ -85,11 +86,14 @@ async def authenticate(websocket: WebSocket, deps: Dependencies) -> Principal:
     if raw["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(raw.get("code", 1000))
     message = decode(raw.get("text") or raw.get("bytes"))
-    if message["type"] != "auth" or not isinstance(message.get("token"), str):
-        raise AuthenticationError(
-            'authentication required: the first message must be {"type": "auth", "token": ...}'
-        )
-    return await deps.authenticator.from_token(message["token"])
+    if message["type"] == "auth" and isinstance(message.get("token"), str):
+        return await deps.authenticator.from_token(message["token"])
+    if message["type"] == "auth" and isinstance(message.get("apiKey"), str):
+        return await deps.authenticator.from_api_key(message["apiKey"])
+    raise AuthenticationError(
+        'authentication required: the first message must be {"type": "auth", "token": ...} '
+        'or {"type": "auth", "apiKey": ...}'
+    )
 
 
 class LegacySession:
