@@ -63,3 +63,17 @@ async def test_the_legacy_socket_accepts_a_key_in_a_header_or_the_first_message(
         first = json.loads(await ws.recv())
     assert connected["type"] == "connected"
     assert (first["type"], first["seq"]) == ("status_change", 1)
+
+
+async def test_a_write_only_key_submits_and_gets_its_task_back_but_cannot_read(
+    server: LiveServer,
+) -> None:
+    user = f"keyed-{uuid.uuid4().hex[:8]}"
+    writer = keyed(server, await api_key(server, user, ["tasks:write"]))
+    created = await writer.request("POST", "/api/agent", json={"task": "write only"})
+    assert created.status_code == 201
+    task = created.json()["data"]["task"]
+    assert task["task"] == "write only"
+    denied = await writer.request("GET", f"/api/agent/{task['id']}")
+    error = assert_error(denied, 403, "FORBIDDEN", "auth_error")
+    assert error["message"] == "this credential lacks the 'tasks:read' scope"
