@@ -31,6 +31,8 @@ class _Fleet:
         self.arrivals: dict[int, list[float]] = defaultdict(list)
         self._changed = asyncio.Event()
         self.frame_bytes = 0
+        # Sockets that got an error or were closed: reported, and not waited for.
+        self.failed: list[str] = []
 
     @property
     def connected(self) -> int:
@@ -43,7 +45,7 @@ class _Fleet:
 
     async def wait_all(self, key: int, timeout: float = 120) -> None:
         async with asyncio.timeout(timeout):
-            while len(self.arrivals[key]) < len(self.sockets):
+            while len(self.arrivals[key]) < len(self.sockets) - len(self.failed):
                 self._changed.clear()
                 await self._changed.wait()
 
@@ -92,14 +94,24 @@ class GraphQLSubscribers(_Fleet):
         self.readers.append(asyncio.create_task(self._read(ws)))
 
     async def _read(self, ws: ClientConnection) -> None:
-        with contextlib.suppress(ConnectionClosed):
+        try:
             async for frame in ws:
                 message = orjson.loads(frame)
                 if message["type"] == "ping":
                     await ws.send('{"type":"pong"}')
                     continue
+                if message["type"] != "next":
+                    self.fail(f"{message['type']}: {str(message.get('payload'))[:120]}")
+                    return
                 event = message["payload"]["data"]["taskUpdates"]
                 self.record(int(event["seq"]), float(event["timestamp"]), len(frame))
+        except ConnectionClosed:
+            pass
+        self.fail(f"closed {ws.close_code} {ws.close_reason}")
+
+    def fail(self, why: str) -> None:
+        self.failed.append(why)
+        self._changed.set()
 
 
 class PlainSockets(_Fleet):
@@ -120,7 +132,7 @@ class PlainSockets(_Fleet):
 
     async def _read(self, ws: ClientConnection) -> None:
         seen = 0
-        with contextlib.suppress(ConnectionClosed):
+        with contextlib.suppress(ConnectionClosed, asyncio.CancelledError):
             async for frame in ws:
                 seen += 1
                 head = frame[: frame.index("}") + 1] if isinstance(frame, str) else "{}"

@@ -143,6 +143,8 @@ async def measure_graphql(bench: Bench, size: int, events: int) -> dict[str, Any
     result: dict[str, Any] = {
         "subscribers": size,
         "connected": clients.connected,
+        "failed": len(clients.failed),
+        "failures": sorted(set(clients.failed))[:5],
         "connect_and_subscribe_seconds": round(connect_seconds, 1),
         "memory_per_idle_connection_bytes": (idle - before) // size,
         "latency_ms": summary(latencies),

@@ -32,6 +32,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    ErrorMessage,
     Message,
     PongMessage,
     SubscribeMessage,
@@ -42,6 +43,7 @@ from resolvers.errors import DomainError
 from resolvers.validation import parse_id
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
+from schema.extensions import INTERNAL_MESSAGE
 from schema.realtime import (
     DocumentSyntaxError,
     EventRenderer,
@@ -50,12 +52,14 @@ from schema.realtime import (
 )
 from schema.ws_heartbeat import HeartbeatMonitor
 from subscriptions.feeds import Feed, TaskFeed
-from subscriptions.hub import Hub, Member
+from subscriptions.hub import Hub
+from subscriptions.member import Member
 from subscriptions.registry import ConnectionRegistry
 
 logger = logging.getLogger(__name__)
 
 SENT_AWAY = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
+INTERNAL_ERROR: Any = {"message": INTERNAL_MESSAGE, "extensions": {"code": "INTERNAL"}}
 
 
 @dataclass
@@ -278,6 +282,16 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
             )
         except SENT_AWAY:
             return
+        except Exception:
+            # Not the client's fault (the database, say): tell it, so it can resubscribe.
+            logger.exception("subscription %s failed", operation.id)
+            with contextlib.suppress(*SENT_AWAY):
+                failed: ErrorMessage = {
+                    "id": operation.id,
+                    "type": "error",
+                    "payload": [INTERNAL_ERROR],
+                }
+                await operation.send_operation_message(failed)
         finally:
             if isinstance(feed, TaskFeed):
                 self.realtime.registry.watching(

@@ -21,18 +21,19 @@ import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from subscriptions.envelope import Event
 from subscriptions.feeds import Feed
-from subscriptions.outbox import DEFAULT_CAPACITY, Outbox, Outgoing, coalesce_key
+from subscriptions.outbox import DEFAULT_CAPACITY
+
+if TYPE_CHECKING:
+    from subscriptions.member import Member
 
 logger = logging.getLogger(__name__)
 
 Render = Callable[[Event], "str | Awaitable[str]"]
-Send = Callable[[str], Awaitable[None]]
 RENDER_CACHE_SIZE = 512
-JOIN_ATTEMPTS = 5
 PUMP_RETRY_SECONDS = 1.0
 
 
@@ -163,118 +164,3 @@ class Hub:
     @property
     def member_count(self) -> int:
         return sum(len(g.members) for t in self.topics.values() for g in t.groups.values())
-
-
-class Member:
-    """One subscription operation on one socket, fed by a shared topic."""
-
-    __slots__ = ("group", "op_id", "outbox", "position", "prefix", "send", "skip_through", "topic")
-
-    def __init__(self, *, op_id: str, prefix: str, send: Send, capacity: int) -> None:
-        self.op_id = op_id
-        self.prefix = prefix
-        self.send = send
-        self.outbox = Outbox(capacity)
-        self.position = 0
-        self.skip_through = 0
-        self.topic: Topic | None = None
-        self.group: Group | None = None
-
-    def frame(self, payload: str) -> str:
-        return self.prefix + payload + "}"
-
-    def offer(self, event: Event, position: int | None, payload: str) -> None:
-        if position is not None and position <= self.skip_through:
-            return
-        self.outbox.push(
-            Outgoing(
-                frame=self.frame(payload),
-                position=position,
-                priority=event.effective_priority,
-                coalesce_key=coalesce_key(event),
-                event=event,
-            )
-        )
-
-    async def run(
-        self, hub: Hub, feed: Feed, *, group_key: Hashable, render: Render, start: Any
-    ) -> None:
-        """Deliver `start` (a snapshot Event, or a position to resume after), then live events."""
-        topic = await hub.acquire(feed)
-        self.topic = topic
-        try:
-            group = self.group = topic.group(group_key, render)
-            if isinstance(start, Event):
-                await self.send(self.frame(await group.payload(start, cache=False)))
-                self.position = feed.position(start) or 0
-            else:
-                self.position = int(start)
-            await self._catch_up_and_join()
-            await self._send_live()
-        finally:
-            self._leave()
-            await hub.release(topic)
-
-    def _leave(self) -> None:
-        group, topic = self.group, self.topic
-        if group is None or topic is None:
-            return
-        group.members.discard(self)
-        if not group.members and topic.groups.get(group.key) is group:
-            del topic.groups[group.key]
-
-    async def _replay(self) -> None:
-        assert self.topic is not None and self.group is not None
-        feed = self.topic.feed
-        while True:
-            events = await feed.read_after(self.position)
-            for event in events:
-                await self.send(self.frame(await self.group.payload(event)))
-                self.position = feed.position(event) or self.position
-            if not events:
-                return
-
-    async def _catch_up_and_join(self) -> None:
-        assert self.topic is not None and self.group is not None
-        topic = self.topic
-        for _ in range(JOIN_ATTEMPTS):
-            await self._replay()
-            async with topic.lock:
-                if self.position >= topic.position:
-                    self._join()
-                    return
-        # A busy topic: finish the replay holding the lock, so it cannot run ahead.
-        async with topic.lock:
-            await self._replay()
-            self._join()
-
-    def _join(self) -> None:
-        assert self.group is not None and self.topic is not None
-        self.skip_through = self.position
-        self.outbox.reset()
-        # The group may have been dropped (and another made) while we caught up.
-        self.group = self.topic.groups.setdefault(self.group.key, self.group)
-        self.group.members.add(self)
-
-    async def _send_live(self) -> None:
-        outbox = self.outbox
-        while True:
-            item = outbox.pop()
-            if item is None:
-                if outbox.lagged:
-                    await self._recover_from_lag()
-                    continue
-                outbox.ready.clear()
-                await outbox.ready.wait()
-                continue
-            await self.send(item.frame)
-            if item.position is not None:
-                self.position = item.position
-
-    async def _recover_from_lag(self) -> None:
-        assert self.topic is not None and self.group is not None
-        self.group.members.discard(self)
-        notice = self.topic.feed.lagged(self.position, self.outbox.dropped)
-        self.outbox.reset()
-        await self.send(self.frame(await self.group.payload(notice, cache=False)))
-        await self._catch_up_and_join()

@@ -31,6 +31,8 @@ class _Live:
     task_ids: set[str] = field(default_factory=set)
     stored: bool = False
     dirty: bool = True
+    # Bumped on every change, so a change made while a flush is writing is not lost.
+    version: int = 0
 
 
 class ConnectionRegistry:
@@ -61,6 +63,7 @@ class ConnectionRegistry:
         else:
             live.task_ids.discard(task_id)
         live.dirty = True
+        live.version += 1
 
     def beat(self, connection_id: str) -> None:
         if connection_id in self._live:
@@ -104,6 +107,7 @@ class ConnectionRegistry:
         changed = [(cid, live) for cid, live in self._live.items() if live.stored and live.dirty]
         beaten = list(self._beaten - {cid for cid, _ in new})
         closed = list(self._closed)
+        versions = {cid: live.version for cid, live in new + changed}
         async with self._sessions() as session, session.begin():
             for cid, live in new:
                 session.add(
@@ -136,7 +140,8 @@ class ConnectionRegistry:
                     WebSocketConnection.last_heartbeat < now - self._stale_after
                 )
             )
-        for _, live in new + changed:
-            live.stored, live.dirty = True, False
+        for cid, live in new + changed:
+            live.stored = True
+            live.dirty = live.version != versions[cid]
         self._beaten.difference_update(beaten)
         self._closed.difference_update(closed)

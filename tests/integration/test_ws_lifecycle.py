@@ -58,14 +58,14 @@ async def _silent_peer_is_closed_with_4504_and_answering_peer_stays(server: Live
         deadline = time.monotonic() + 1.5
         pings = 0
         while time.monotonic() < deadline:
-            message = await receive(polite, timeout=2)
+            message = await receive(polite, timeout=2, pings=True)
             assert message["type"] == "ping"
             pings += 1
             await send(polite, {"type": "pong"})
         assert pings >= 3
         assert await close_code(silent, timeout=0.1) == 4504
         await send(polite, {"type": "ping"})
-        while (message := await receive(polite))["type"] == "ping":
+        while (message := await receive(polite, pings=True))["type"] == "ping":
             await send(polite, {"type": "pong"})
         assert message["type"] == "pong"
 
@@ -77,7 +77,7 @@ async def _expired_token_closes_with_4403(server: LiveServer) -> None:
         code = None
         while code is None and time.monotonic() - started < 4:
             try:
-                message = await receive(ws, timeout=4)
+                message = await receive(ws, timeout=4, pings=True)
             except Exception:
                 code = ws.close_code
                 break
@@ -95,7 +95,7 @@ async def _registry_records_live_connections_and_forgets_closed_ones(server: Liv
         await send(ws, subscribe("1", task["id"]))
         rows: list[Any] = []
         for _ in range(50):
-            message = await receive(ws)
+            message = await receive(ws, pings=True)
             if message["type"] == "ping":
                 await send(ws, {"type": "pong"})
             rows = await registry_rows(server)
@@ -104,7 +104,7 @@ async def _registry_records_live_connections_and_forgets_closed_ones(server: Liv
         assert len(rows) == 1 and rows[0].task_ids == [task["id"]]
         first_beat = rows[0].last_heartbeat
         for _ in range(50):
-            message = await receive(ws)
+            message = await receive(ws, pings=True)
             if message["type"] == "ping":
                 await send(ws, {"type": "pong"})
             rows = await registry_rows(server)

@@ -32,8 +32,15 @@ async def send(ws: ClientConnection, message: Any) -> None:
     await ws.send(message if isinstance(message, str) else json.dumps(message))
 
 
-async def receive(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
-    return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
+async def receive(
+    ws: ClientConnection, timeout: float = 5.0, *, pings: bool = False
+) -> dict[str, Any]:
+    """The next message; the server's heartbeat pings are answered and skipped unless asked."""
+    while True:
+        message = dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
+        if pings or message != {"type": "ping"}:
+            return message
+        await send(ws, {"type": "pong"})
 
 
 async def init(ws: ClientConnection, token: str) -> None:

@@ -8,7 +8,8 @@ import json
 from collections.abc import AsyncIterator, Callable
 
 from subscriptions.envelope import Event, EventType
-from subscriptions.hub import Hub, Member
+from subscriptions.hub import Hub
+from subscriptions.member import Member
 from subscriptions.snapshot import lagged_event
 
 
