@@ -2,7 +2,7 @@
 
 Reads and writes are counted here, in the resolver layer, so REST and GraphQL share one
 budget; subscribe and WebSocket-message limits are consulted where the sockets are
-(server/security.py). Counters live in Redis when it is configured (shared by every
+(server/ws_guard.py). Counters live in Redis when it is configured (shared by every
 instance), in memory otherwise. If Redis is unreachable the request is let through and
 a warning logged: a limit protects capacity, it is not an authorization rule.
 """
@@ -30,6 +30,9 @@ logger = logging.getLogger("agentwire.limits")
 
 OperationClass = Literal["read", "write", "subscribe", "ws_message"]
 _SCOPE_CLASS: dict[str, OperationClass] = {"tasks:read": "read", "tasks:write": "write"}
+# Counted per connection, and a connection lives on one instance: process memory is
+# exact for these, and saves a Redis round trip on every frame.
+_LOCAL_CLASSES = frozenset({"ws_message"})
 _NOUNS: dict[str, str] = {
     "read": "reads",
     "write": "writes",
@@ -69,11 +72,23 @@ class RateDecision:
         )
 
 
-# The most constrained decision of the current HTTP request, for its response headers.
-# The middleware installs a fresh holder per request; resolvers only write into it.
-current_decisions: ContextVar[list[RateDecision] | None] = ContextVar(
-    "agentwire_rate_decisions", default=None
-)
+@dataclass
+class RateNote:
+    """The tightest decision of one HTTP request, reported in its response headers."""
+
+    decision: RateDecision | None = None
+
+    def note(self, decision: RateDecision) -> None:
+        """A refusal wins over any pass; among passes, the one with the least left."""
+        current = self.decision
+        if current is None or (
+            current.allowed and (not decision.allowed or decision.remaining < current.remaining)
+        ):
+            self.decision = decision
+
+
+# The HTTP middleware installs a fresh note per request; resolvers only write into it.
+current_note: ContextVar[RateNote | None] = ContextVar("agentwire_rate_note", default=None)
 
 
 def _parse(name: str, text: str) -> list[RateLimitItem]:
@@ -88,8 +103,12 @@ def _parse(name: str, text: str) -> list[RateLimitItem]:
 
 class RateLimiter:
     def __init__(self, storage: Storage, limits: Mapping[str, str]) -> None:
-        self._storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
+        self._local = (
+            self._strategy
+            if isinstance(storage, MemoryStorage)
+            else MovingWindowRateLimiter(MemoryStorage())
+        )
         self._items = {name: _parse(name, text) for name, text in limits.items()}
         self._pool: BlockingConnectionPool | None = None
         self._warned_at = 0.0
@@ -132,10 +151,11 @@ class RateLimiter:
     async def _hit(
         self, operation: OperationClass, key: str, items: list[RateLimitItem]
     ) -> RateDecision:
+        strategy = self._local if operation in _LOCAL_CLASSES else self._strategy
         tightest: RateDecision | None = None
         for item in items:
-            allowed = await self._strategy.hit(item, operation, key)
-            stats = await self._strategy.get_window_stats(item, operation, key)
+            allowed = await strategy.hit(item, operation, key)
+            stats = await strategy.get_window_stats(item, operation, key)
             decision = RateDecision(
                 allowed=allowed,
                 limit=item.amount,
@@ -150,17 +170,6 @@ class RateLimiter:
                 tightest = decision
         assert tightest is not None
         return tightest
-
-
-def note_decision(decision: RateDecision) -> None:
-    """Remember a decision for the current HTTP response's headers (the tightest wins)."""
-    holder = current_decisions.get()
-    if holder is None:
-        return
-    if not holder or not decision.allowed or decision.remaining < holder[0].remaining:
-        if holder and not holder[0].allowed:
-            return
-        holder[:] = [decision]
 
 
 def require_scope(ctx: RequestContext, scope: str) -> None:
@@ -189,6 +198,8 @@ async def throttle(ctx: RequestContext, operation: OperationClass) -> None:
     decision = await limiter.hit(operation, str(ctx.principal.user_id))
     if decision is None:
         return
-    note_decision(decision)
+    note = current_note.get()
+    if note is not None:
+        note.note(decision)
     if not decision.allowed:
         raise decision.error()

@@ -7,14 +7,15 @@ is refused with 413 whether or not it declared its length.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import orjson
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auth.request_info import RequestInfo, begin_request, end_request
-from resolvers.limits import RateDecision, current_decisions
+from resolvers.limits import RateNote, current_note
+from rest_compat.envelope import failure
+from rest_compat.errors import ErrorInfo
+from schema.view import graphql_error_body
 
 # Where a request body must be JSON; REST routes check their own bodies (rest_compat).
 JSON_ONLY_PATHS = ("/graphql",)
@@ -28,42 +29,16 @@ def is_json_media_type(content_type: str) -> bool:
     )
 
 
-def error_response(
-    scope: Scope, status: int, code: str, message: str, hint: str
-) -> Callable[[Receive, Send], Awaitable[None]]:
+def error_response(scope: Scope, status: int, code: str, message: str, hint: str) -> Response:
     """An error in the envelope of the route family: REST under /api, GraphQL elsewhere."""
-    request_id = str(scope.get("state", {}).get("request_id", ""))
     if str(scope.get("path", "")).startswith("/api"):
-        category = "rate_limited" if status == 429 else "client_error"
-        payload: object = {
-            "success": False,
-            "error": {
-                "code": code,
-                "category": category,
-                "message": message,
-                "hint": hint,
-                "details": [],
-                "requestId": request_id,
-            },
-        }
-    else:
-        payload = {"errors": [{"message": message, "extensions": {"code": code, "hint": hint}}]}
-    body = orjson.dumps(payload)
-
-    async def respond(receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        request_id = str(scope.get("state", {}).get("request_id", ""))
+        info = ErrorInfo(
+            status=status, category="client_error", code=code, message=message, hint=hint
         )
-        await send({"type": "http.response.body", "body": body})
-
-    return respond
+        return failure(info, request_id)
+    body = graphql_error_body(message, code, hint=hint)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def request_info(scope: Scope, kind: str) -> RequestInfo:
@@ -87,43 +62,38 @@ class HttpGuardMiddleware:
             await self.app(scope, receive, send)
             return
         info_token = begin_request(request_info(scope, str(scope.get("method", ""))))
-        decisions: list[RateDecision] = []
-        decisions_token = current_decisions.set(decisions)
+        note = RateNote()
+        note_token = current_note.set(note)
         try:
-            await self._guarded(scope, receive, send, decisions)
+            await self._guarded(scope, receive, send, note)
         finally:
-            current_decisions.reset(decisions_token)
+            current_note.reset(note_token)
             end_request(info_token)
 
-    async def _guarded(
-        self, scope: Scope, receive: Receive, send: Send, decisions: list[RateDecision]
-    ) -> None:
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, note: RateNote) -> None:
         headers = Headers(scope=scope)
         refusal = self._refusal(scope, headers)
         if refusal is not None:
-            await refusal(receive, send)
+            await refusal(scope, receive, send)
             return
         if scope.get("method") in BODY_METHODS:
             buffered = await self._read_body(receive)
             if buffered is None:
-                too_big = self._too_big(scope)
-                await too_big(receive, send)
+                await self._too_big(scope)(scope, receive, send)
                 return
             receive = _replay(buffered, receive)
 
         async def send_with_rate_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and decisions:
+            if message["type"] == "http.response.start" and note.decision is not None:
                 response_headers = MutableHeaders(scope=message)
-                for name, value in decisions[0].headers().items():
+                for name, value in note.decision.headers().items():
                     if name not in response_headers:
                         response_headers[name] = value
             await send(message)
 
         await self.app(scope, receive, send_with_rate_headers)
 
-    def _refusal(
-        self, scope: Scope, headers: Headers
-    ) -> Callable[[Receive, Send], Awaitable[None]] | None:
+    def _refusal(self, scope: Scope, headers: Headers) -> Response | None:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             return self._too_big(scope)
@@ -144,7 +114,7 @@ class HttpGuardMiddleware:
             )
         return None
 
-    def _too_big(self, scope: Scope) -> Callable[[Receive, Send], Awaitable[None]]:
+    def _too_big(self, scope: Scope) -> Response:
         return error_response(
             scope,
             413,

@@ -138,12 +138,13 @@ async def test_an_unreachable_limit_store_lets_requests_through() -> None:
         await limiter.close()
 
 
-async def test_redis_limiter_counts_in_redis(make_server: Any) -> None:
+async def test_redis_limiter_counts_in_redis() -> None:
     url = redis_url()
     if url is None:
         pytest.skip("Redis is not reachable (CI requires it)")
-    limiter = RateLimiter.create(redis_url=url, limits={"write": "2/minute"})
-    key = f"test-{uuid.uuid4().hex}"
+    limits = {"write": "2/minute", "ws_message": "1/minute"}
+    limiter = RateLimiter.create(redis_url=url, limits=limits)
+    key, connection = f"test-{uuid.uuid4().hex}", f"conn-{uuid.uuid4().hex}"
     try:
         decisions = [await limiter.hit("write", key) for _ in range(3)]
         assert [(d.allowed, d.remaining) for d in decisions if d] == [
@@ -151,9 +152,13 @@ async def test_redis_limiter_counts_in_redis(make_server: Any) -> None:
             (True, 0),
             (False, 0),
         ]
+        frames = [await limiter.hit("ws_message", connection) for _ in range(2)]
+        assert [d.allowed for d in frames if d] == [True, False]
         client = Redis.from_url(url)
         try:
             assert await client.keys(f"*{key}*")
+            # per-connection counters stay in process memory: no round trip per frame
+            assert await client.keys(f"*{connection}*") == []
         finally:
             await client.aclose()
     finally:
