@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -231,3 +232,22 @@ async def test_legacy_socket_over_its_message_limit_is_closed_with_4429(make_ser
             assert closed.rcvd is not None
             codes.append(closed.rcvd.code)
         assert codes == [4429]
+
+
+async def test_polling_and_sse_count_as_reads(make_server: Any) -> None:
+    async with make_server(rate_limit_read="2/minute") as server:
+        token = server.token()
+        created = await gql(server, SUBMIT, headers=bearer(token))
+        task_id = created.json()["data"]["submitTask"]["id"]
+        polled = await http(server, "GET", f"/api/agent/{task_id}/events", headers=bearer(token))
+        assert polled.status_code == 200
+        async with (
+            httpx.AsyncClient(base_url=server.http_url, timeout=10) as client,
+            client.stream("GET", f"/api/agent/{task_id}/stream", headers=bearer(token)) as stream,
+        ):
+            assert stream.status_code == 200
+        for path in (f"/api/agent/{task_id}/events", f"/api/agent/{task_id}/stream"):
+            refused = await http(server, "GET", path, headers=bearer(token))
+            assert refused.status_code == 429, path
+            assert refused.json()["error"]["code"] == "RATE_LIMITED"
+            assert int(refused.headers["retry-after"]) >= 1
