@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -81,33 +81,27 @@ class Authenticator:
         api_key = params.get("apiKey")
         if api_key is not None:
             if not isinstance(api_key, str):
-                return await self._guarded("api_key", self._refuse("apiKey must be a string"))
+                self._fail("api_key", "apiKey must be a string")
             return await self._guarded("api_key", self._from_api_key(api_key))
         authorization = params.get("authorization") or params.get("Authorization")
         if not isinstance(authorization, str):
-            return await self._guarded(
+            self._fail(
                 "none",
-                self._refuse(
-                    "connection_init must carry {'authorization': 'Bearer <token>'} "
-                    "or {'apiKey': '<key>'}"
-                ),
+                "connection_init must carry {'authorization': 'Bearer <token>'} "
+                "or {'apiKey': '<key>'}",
             )
         return await self.from_authorization(authorization)
 
     async def from_authorization(self, header_value: str | None) -> Principal:
         if not header_value:
-            return await self._guarded(
+            self._fail(
                 "none",
-                self._refuse(
-                    "authentication required: send 'Authorization: Bearer <token>' "
-                    "or 'X-API-Key: <key>'"
-                ),
+                "authentication required: send 'Authorization: Bearer <token>' "
+                "or 'X-API-Key: <key>'",
             )
         token = bearer_token(header_value)
         if token is None:
-            return await self._guarded(
-                "jwt", self._refuse("the Authorization header must be 'Bearer <token>'")
-            )
+            self._fail("jwt", "the Authorization header must be 'Bearer <token>'")
         return await self.from_token(token)
 
     async def from_token(self, token: str) -> Principal:
@@ -121,16 +115,20 @@ class Authenticator:
         try:
             principal = await attempt
         except AuthenticationError as error:
-            if self._on_failure is not None:
-                self._on_failure(AuthFailure(str(error), credential, current_request()))
+            self._report(credential, str(error))
             raise
         info = current_request()
         if info is not None:
             info.principal = principal
         return principal
 
-    async def _refuse(self, message: str) -> Principal:
+    def _fail(self, credential: str, message: str) -> NoReturn:
+        self._report(credential, message)
         raise AuthenticationError(message)
+
+    def _report(self, credential: str, reason: str) -> None:
+        if self._on_failure is not None:
+            self._on_failure(AuthFailure(reason, credential, current_request()))
 
     async def _from_token(self, token: str) -> Principal:
         try:
