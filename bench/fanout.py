@@ -101,6 +101,9 @@ class Bench:
     async def rss(self) -> int:
         return int((await self.http.get("/bench/stats")).json()["rss"])
 
+    async def fanout_ms(self, kind: str) -> list[float]:
+        return list((await self.http.get("/bench/stats")).json()["fanout_ms"][kind])
+
     async def emit(self, task_id: str, count: int = 1) -> None:
         response = await self.http.post(f"/bench/emit?task={task_id}&count={count}")
         response.raise_for_status()
@@ -133,6 +136,7 @@ async def measure_graphql(bench: Bench, size: int, events: int) -> dict[str, Any
     seq = last_seq + 1
     latencies: list[float] = []
     all_delivered: list[float] = []
+    skip = len(await bench.fanout_ms("graphql"))
     for _ in range(events):
         seq += 1
         await bench.emit(task_id)
@@ -141,6 +145,7 @@ async def measure_graphql(bench: Bench, size: int, events: int) -> dict[str, Any
         all_delivered.append(max(clients.latencies(seq)))
         await asyncio.sleep(0.05)
     result: dict[str, Any] = {
+        "server_fanout_ms": summary((await bench.fanout_ms("graphql"))[skip:]),
         "subscribers": size,
         "connected": clients.connected,
         "failed": len(clients.failed),
@@ -194,6 +199,7 @@ async def measure_plain(bench: Bench, size: int, events: int, frame_bytes: int) 
         await asyncio.sleep(0.05)
     await sockets.close()
     return {
+        "server_fanout_ms": summary((await bench.fanout_ms("plain"))[1:]),
         "sockets": size,
         "memory_per_idle_connection_bytes": (idle - before) // size,
         "latency_ms": summary(latencies),
@@ -245,10 +251,14 @@ async def run(sizes: list[int], events: int) -> dict[str, Any]:
             async with serving(database, redis) as bench:
                 plain = await measure_plain(bench, size, events, graphql["frame_bytes"])
             ratio = graphql["latency_ms"]["p99"] / max(plain["latency_ms"]["p99"], 0.01)
+            server_ratio = graphql["server_fanout_ms"]["p50"] / max(
+                plain["server_fanout_ms"]["p50"], 0.01
+            )
             results["sizes"][str(size)] = {
                 "graphql": graphql,
                 "plain": plain,
                 "p99_ratio_to_plain": round(ratio, 2),
+                "server_fanout_p50_ratio_to_plain": round(server_ratio, 2),
             }
             print(orjson.dumps(results["sizes"][str(size)]).decode(), flush=True)
     finally:
@@ -274,7 +284,9 @@ def main() -> None:
             "seconds": round(time.time() - started, 1),
             "note": "latency = client receive time - event timestamp (taken in the journal "
             "before commit) for GraphQL; - broadcast start for plain. Clients run in one "
-            "process on the same 2-core machine as the server.",
+            "process on the same 2-core machine as the server. server_fanout_ms = server-side "
+            "time of one fan-out: the plain send loop, or one topic delivery (render once, "
+            "then every inline send).",
         }
     )
     out = ROOT / "bench" / "results" / f"fanout-{time.strftime('%Y%m%dT%H%M%S')}.json"

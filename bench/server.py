@@ -34,9 +34,24 @@ from db.migrate import upgrade_to_head
 from server.app import create_app
 from server.settings import Settings
 from server.ws_protocol import LeanDeflateWebSocketProtocol
-from subscriptions.envelope import EventType
+from subscriptions.envelope import Event, EventType
+from subscriptions.hub import Topic
 
 plain_sockets: set[WebSocket] = set()
+# Server-side time of each fan-out, ms: the plain loop, and each GraphQL topic delivery
+# (render once + every inline send), recorded by wrapping Topic._deliver.
+fanout_ms: dict[str, list[float]] = {"plain": [], "graphql": []}
+
+
+def instrument_topics() -> None:
+    original = Topic._deliver
+
+    async def timed(self: Topic, event: Event) -> None:
+        started = time.perf_counter()
+        await original(self, event)
+        fanout_ms["graphql"].append((time.perf_counter() - started) * 1000)
+
+    Topic._deliver = timed  # type: ignore[method-assign]
 
 
 async def plain_ws(websocket: WebSocket) -> None:
@@ -61,7 +76,9 @@ async def plain_broadcast(request: Request) -> Response:
             await websocket.send_text(frame)
         except (WebSocketDisconnect, RuntimeError):
             plain_sockets.discard(websocket)
-    return JSONResponse({"sent": len(plain_sockets), "ms": time.time() * 1000 - sent_at})
+    elapsed = time.time() * 1000 - sent_at
+    fanout_ms["plain"].append(elapsed)
+    return JSONResponse({"sent": len(plain_sockets), "ms": elapsed})
 
 
 def build(settings: Settings) -> object:
@@ -83,7 +100,9 @@ def build(settings: Settings) -> object:
 
     async def stats(request: Request) -> Response:
         process = psutil.Process(os.getpid())
-        return JSONResponse({"rss": process.memory_info().rss, "plain": len(plain_sockets)})
+        return JSONResponse(
+            {"rss": process.memory_info().rss, "plain": len(plain_sockets), "fanout_ms": fanout_ms}
+        )
 
     app.router.routes[:0] = [
         Route("/bench/emit", emit, methods=["POST"]),
@@ -118,6 +137,7 @@ def main() -> None:
         log_level="WARNING",
     )
     asyncio.run(upgrade_to_head(settings.resolved_database_url))
+    instrument_topics()
     uvicorn.run(
         build(settings),  # type: ignore[arg-type]
         host="127.0.0.1",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from db.models import WebSocketConnection
@@ -88,6 +90,19 @@ async def _expired_token_closes_with_4403(server: LiveServer) -> None:
 
 
 async def _registry_records_live_connections_and_forgets_closed_ones(server: LiveServer) -> None:
+    # given a row left behind by an instance that died without closing its sockets
+    database = create_async_engine(server.settings.resolved_database_url)
+    async with database.begin() as connection:
+        await connection.execute(
+            insert(WebSocketConnection).values(
+                id=uuid.uuid4(),
+                connection_id="from-a-crashed-instance",
+                task_ids=[],
+                last_heartbeat=datetime.now(UTC) - timedelta(hours=1),
+                created_at=datetime.now(UTC) - timedelta(hours=2),
+            )
+        )
+    await database.dispose()
     alice = Api(server, server.token())
     task = await alice.submit("watched", context=steps(wait(3000)))
     async with raw_socket(server) as ws:
@@ -99,9 +114,11 @@ async def _registry_records_live_connections_and_forgets_closed_ones(server: Liv
             if message["type"] == "ping":
                 await send(ws, {"type": "pong"})
             rows = await registry_rows(server)
-            if rows and rows[0].task_ids == [task["id"]]:
+            if len(rows) == 1 and rows[0].task_ids == [task["id"]]:
                 break
+        # the live connection is recorded with its task; the stale row was swept
         assert len(rows) == 1 and rows[0].task_ids == [task["id"]]
+        assert rows[0].connection_id != "from-a-crashed-instance"
         first_beat = rows[0].last_heartbeat
         for _ in range(50):
             message = await receive(ws, pings=True)
