@@ -83,6 +83,10 @@ class RedisBus:
 
     async def publish(self, events: list[Event]) -> None:
         await self._local.publish(events)
+        if self.degraded:
+            # Redis is unreachable: do not make the engine wait on a connect timeout per
+            # event. Other instances are polling the database meanwhile.
+            return
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for event in events:
