@@ -74,7 +74,8 @@ async def _silent_peer_is_closed_with_4504_and_answering_peer_stays(server: Live
 
 async def _expired_token_closes_with_4403(server: LiveServer) -> None:
     async with raw_socket(server) as ws:
-        await init(ws, server.token(ttl=1))
+        # exp is whole seconds: ttl=2 leaves at least one second to connect
+        await init(ws, server.token(ttl=2))
         started = time.monotonic()
         code = None
         while code is None and time.monotonic() - started < 4:
