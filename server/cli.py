@@ -11,6 +11,7 @@ import uvicorn
 
 from auth.tokens import issue_token
 from db.migrate import upgrade_to_head
+from schema.build import build_schema
 from server import cli_security
 from server.app import create_app, token_config
 from server.logs import configure_logging
@@ -75,8 +76,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_schema(_settings: Settings, args: argparse.Namespace) -> int:
-    from schema.build import build_schema
-
     sdl = build_schema().as_str() + "\n"
     if args.write:
         Path(args.write).write_text(sdl)
