@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from auth.principal import Principal
 from auth.request_info import RequestInfo, current_request
 from auth.tokens import InvalidTokenError, TokenConfig, verify_token
+from db.engine import write_session
 from db.models import utcnow
 from db.repositories.api_keys import KEY_PREFIX, find_active_key, touch_key
 from db.repositories.sessions import get_session, session_problem
@@ -138,7 +139,7 @@ class Authenticator:
         key = (claims.subject, claims.roles, claims.name)
         user_id = self._known.get(key)
         if user_id is None:
-            async with self._sessions() as session, session.begin():
+            async with write_session(self._sessions) as session:
                 user = await upsert_user(
                     session,
                     subject=claims.subject,
@@ -172,7 +173,7 @@ class Authenticator:
         plain = plain.strip()
         if not plain.startswith(f"{KEY_PREFIX}_") or len(plain) > MAX_API_KEY_CHARS:
             raise AuthenticationError("the API key is malformed: expected 'aw_<prefix>_<secret>'")
-        async with self._sessions() as session, session.begin():
+        async with write_session(self._sessions) as session:
             found = await find_active_key(session, plain)
             if found is None:
                 raise AuthenticationError("the API key is unknown or revoked")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.principal import KNOWN_SCOPES
 from auth.tokens import TokenConfig, issue_token
+from db.engine import write_session
 from db.models import ApiKey, User
 from db.repositories.api_keys import CreatedKey, find_key, keys_of_user, new_key, revoke_key
 from db.repositories.audit import record_audit
@@ -50,7 +51,7 @@ async def _user(session: AsyncSession, subject: str) -> User:
 async def create_api_key(
     sessions: async_sessionmaker[AsyncSession], *, subject: str, name: str, scopes: list[str]
 ) -> CreatedKey:
-    async with sessions() as session, session.begin():
+    async with write_session(sessions) as session:
         user = await _user(session, subject)
         created = new_key(session, user_id=user.id, name=name, scopes=scopes)
         record_audit(
@@ -64,7 +65,7 @@ async def create_api_key(
 
 
 async def revoke_api_key(sessions: async_sessionmaker[AsyncSession], id_or_prefix: str) -> ApiKey:
-    async with sessions() as session, session.begin():
+    async with write_session(sessions) as session:
         key = await find_key(session, id_or_prefix)
         if key is None:
             raise CredentialError(f"no single API key has the id or prefix {id_or_prefix!r}")
@@ -105,7 +106,7 @@ async def create_session_token(
         ttl_seconds=ttl_seconds,
         session_id=str(session_id),
     )
-    async with sessions() as session, session.begin():
+    async with write_session(sessions) as session:
         user = await upsert_user(session, subject=subject, display_name=subject, roles=roles)
         add_session(
             session,
@@ -129,7 +130,7 @@ async def end_session(sessions: async_sessionmaker[AsyncSession], session_id: st
         sid = uuid.UUID(session_id)
     except ValueError as error:
         raise CredentialError(f"{session_id!r} is not a session id (a UUID)") from error
-    async with sessions() as session, session.begin():
+    async with write_session(sessions) as session:
         row = await get_session(session, sid)
         if row is None:
             raise CredentialError(f"no session has the id {session_id}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -12,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+# Connection execution option set on transactions that will write (see `write_session`).
+WRITE_OPTION = "agentwire_write"
 
 
 def is_sqlite(url: str) -> bool:
@@ -49,9 +54,28 @@ def _create_sqlite_engine(url: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (BEGIN IMMEDIATE), so they queue on the busy
+        # timeout instead of failing when a read would upgrade to a write. Reads stay
+        # deferred: in WAL mode they never block a writer, even if one is left open.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+async def claim_write_lock(session: AsyncSession) -> None:
+    """Mark the session's transaction as a writer; call it first, before any statement."""
+    await session.connection(execution_options={WRITE_OPTION: True})
+
+
+@asynccontextmanager
+async def write_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that writes; it commits on success."""
+    async with sessions() as session, session.begin():
+        await claim_write_lock(session)
+        yield session
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.engine import write_session
 from db.models import Task, utcnow
 from db.repositories.steps import steps_of_task
 from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_expired_lease
@@ -168,7 +169,7 @@ class Engine:
     async def _renew_leases(self) -> None:
         if not self._running:
             return
-        async with self.sessions() as session, session.begin():
+        async with write_session(self.sessions) as session:
             await renew_lease(
                 session,
                 list(self._running),
@@ -178,7 +179,7 @@ class Engine:
 
     async def _release_leases(self, task_ids: list[uuid.UUID]) -> None:
         with contextlib.suppress(Exception):
-            async with self.sessions() as session, session.begin():
+            async with write_session(self.sessions) as session:
                 await renew_lease(session, task_ids, owner=self.instance_id, expires_at=utcnow())
 
     async def _recover_expired(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.engine import claim_write_lock
 from db.models import ApprovalRequest, Task, TaskEvent, TaskLog, TaskStep, utcnow
 from db.repositories.events import append_event
 from db.repositories.tasks import lock_task
@@ -138,6 +139,7 @@ async def task_transaction(
     """Lock `task_id`, yield the transaction, commit, then publish its events."""
     async with sessions() as session:
         async with session.begin():
+            await claim_write_lock(session)
             task = await lock_task(session, task_id)
             if task is None:
                 raise TaskMissingError(str(task_id))

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.engine import claim_write_lock
 from db.models import Task, utcnow
 from db.repositories.tasks import (
     lock_pending_candidates,
@@ -53,6 +54,7 @@ async def claim_tasks(
     """Move the next eligible tasks to `running` under a lease owned by `owner`."""
     async with sessions() as session:
         async with session.begin():
+            await claim_write_lock(session)
             await lock_scheduler(session)
             running, per_user = await running_counts(session)
             if running >= limits.max_running:

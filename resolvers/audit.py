@@ -20,6 +20,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.authenticate import AuthFailure
+from db.engine import write_session
 from db.repositories.audit import record_audit
 from resolvers.context import RequestContext
 
@@ -114,7 +115,7 @@ class AuditTrail:
                 entries.append(item.entry)
         if not entries:
             return
-        async with self._sessions() as session, session.begin():
+        async with write_session(self._sessions) as session:
             for entry in entries:
                 record_audit(session, **entry)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from db.engine import write_session
 from db.models import Task, TaskStep
 from db.repositories import tasks as task_queries
 from db.repositories.audit import record_audit
@@ -159,7 +160,7 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
         cancel_requested=False,
     )
     try:
-        async with ctx.sessions() as session, session.begin():
+        async with write_session(ctx.sessions) as session:
             session.add(task)
             await session.flush()
             for position, spec in enumerate(plan):

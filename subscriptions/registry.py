@@ -20,6 +20,7 @@ from datetime import timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.engine import write_session
 from db.models import WebSocketConnection, utcnow
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class ConnectionRegistry:
         beaten = list(self._beaten - {cid for cid, _ in new})
         closed = list(self._closed)
         versions = {cid: live.version for cid, live in new + changed}
-        async with self._sessions() as session, session.begin():
+        async with write_session(self._sessions) as session:
             for cid, live in new:
                 session.add(
                     WebSocketConnection(
