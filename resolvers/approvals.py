@@ -11,10 +11,10 @@ from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_for_user, get_approval
 from engine.approvals import Decision, record_decision
 from engine.journal import TaskMissingError
+from resolvers.access import hidden, not_found, visible
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
 from resolvers.limits import authorize
-from resolvers.tasks import hidden, not_found, visible
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
 
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "modified", "expired", "cancelled")

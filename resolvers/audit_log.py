@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from db.models import AuditEntry
 from db.repositories.audit import audit_for_target
+from resolvers.access import load_visible_task
 from resolvers.context import RequestContext
 from resolvers.limits import authorize
-from resolvers.tasks import load_visible_task
 
 
 async def task_audit_log(ctx: RequestContext, *, task_id: uuid.UUID) -> Sequence[AuditEntry]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from db.repositories.events import events_after
+from resolvers.access import load_visible_task
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
 from resolvers.limits import authorize
-from resolvers.tasks import load_visible_task
 from subscriptions.envelope import Event
 from subscriptions.stream import TaskEventStream, event_from_row
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+from resolvers.access import load_visible_task
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
-from resolvers.tasks import load_visible_task, require_scope
+from resolvers.limits import require_scope
 from subscriptions.envelope import Event, InvalidCursorError, decode_event_cursor
 from subscriptions.feeds import TaskFeed, UserFeed
 

@@ -7,10 +7,10 @@ import contextlib
 import uuid
 
 from db.repositories.events import events_after
+from resolvers.access import load_visible_task
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
 from resolvers.limits import authorize
-from resolvers.tasks import load_visible_task
 from subscriptions.bus import TASK_CHANNEL
 from subscriptions.envelope import Event
 from subscriptions.stream import event_from_row

@@ -1,11 +1,9 @@
-"""Task use cases: submit, read, list, cancel."""
+"""Task use cases: submit, read, cancel."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -14,17 +12,14 @@ from db.engine import write_session
 from db.models import Task, TaskStep
 from db.repositories import tasks as task_queries
 from db.repositories.audit import record_audit
-from db.repositories.steps import approvals_by_task_ids, steps_of_task
+from db.repositories.steps import approvals_by_task_ids
 from engine.approvals import ON_REJECT_VALUES, ON_TIMEOUT_VALUES, cancel_everything
 from engine.executor import PlanError
 from engine.journal import TaskMissingError, TaskTransaction
-from resolvers.audit import record_denied
+from resolvers.access import hidden, load_visible_task, not_found, visible
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
-
-# require_scope is re-exported: other modules import it from here.
 from resolvers.limits import authorize
-from resolvers.limits import require_scope as require_scope
 from resolvers.validation import (
     MAX_CONTEXT_BYTES,
     MAX_KEY_CHARS,
@@ -35,42 +30,7 @@ from resolvers.validation import (
 )
 from subscriptions.envelope import EventType
 
-TASK_STATUSES = (
-    "pending",
-    "running",
-    "awaiting_approval",
-    "completed",
-    "failed",
-    "cancelled",
-    "rolled_back",
-)
 FINISHED = ("completed", "failed", "cancelled", "rolled_back")
-MAX_PAGE = 100
-
-
-def not_found(task_id: uuid.UUID | str) -> NotFoundError:
-    """The one answer for a missing task and for another user's task."""
-    return NotFoundError(f"task {task_id} was not found")
-
-
-def hidden(ctx: RequestContext, task_id: uuid.UUID, *, action: str) -> NotFoundError:
-    """Another user's task: audit the attempt, then answer exactly as for a missing one."""
-    record_denied(ctx, action=action, target=f"task:{task_id}", reason="not the owner")
-    return not_found(task_id)
-
-
-def visible(ctx: RequestContext, task: Task | None) -> bool:
-    return task is not None and (task.user_id == ctx.principal.user_id or ctx.principal.is_admin)
-
-
-async def load_visible_task(ctx: RequestContext, task_id: uuid.UUID) -> Task:
-    async with ctx.sessions() as session:
-        task = await task_queries.get_task(session, task_id)
-    if task is None:
-        raise not_found(task_id)
-    if not visible(ctx, task):
-        raise hidden(ctx, task_id, action="task.read")
-    return task
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,86 +172,6 @@ async def find_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskQuery:
-    status: str | None = None
-    conversation_id: str | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TaskPage:
-    tasks: list[Task]
-    has_next: bool
-    total: int
-
-
-def encode_cursor(task: Task) -> str:
-    raw = f"{task.created_at.isoformat()}|{task.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, task_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment, uuid.UUID(task_id)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValidationFailedError(
-            "after is not a cursor this API issued; pass pageInfo.endCursor back unchanged",
-            field="after",
-        ) from error
-
-
-def _filter_for(ctx: RequestContext, query: TaskQuery) -> task_queries.TaskFilter:
-    if query.status is not None and query.status not in TASK_STATUSES:
-        raise ValidationFailedError(
-            f"status must be one of {', '.join(TASK_STATUSES)}", field="status"
-        )
-    if query.date_from and query.date_to and query.date_from > query.date_to:
-        raise ValidationFailedError("dateFrom must not be after dateTo", field="dateFrom")
-    return task_queries.TaskFilter(
-        user_id=None if ctx.principal.is_admin else ctx.principal.user_id,
-        status=query.status,
-        conversation_id=query.conversation_id,
-        date_from=query.date_from,
-        date_to=query.date_to,
-    )
-
-
-def _check_limit(limit: int, *, field: str) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailedError(f"{field} must be from 1 to {MAX_PAGE}", field=field)
-
-
-async def list_tasks(
-    ctx: RequestContext,
-    *,
-    query: TaskQuery,
-    limit: int = 20,
-    after: str | None = None,
-    offset: int = 0,
-) -> TaskPage:
-    """The caller's tasks (every task for an admin), newest first."""
-    await authorize(ctx, "tasks:read")
-    _check_limit(limit, field="first" if after is not None or offset == 0 else "limit")
-    if offset < 0:
-        raise ValidationFailedError("offset must not be negative", field="offset")
-    task_filter = _filter_for(ctx, query)
-    before = decode_cursor(after) if after else None
-    async with ctx.sessions() as session:
-        rows = list(
-            await task_queries.list_tasks_page(
-                session, task_filter, limit=limit + 1, before=before, offset=offset
-            )
-        )
-        total = await task_queries.count_tasks(session, task_filter)
-    return TaskPage(tasks=rows[:limit], has_next=len(rows) > limit, total=total)
-
-
 async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task:
     """Pending and awaiting-approval tasks end at once; a running one at its next checkpoint."""
     await authorize(ctx, "tasks:write")
@@ -335,38 +215,3 @@ async def _pending_approval_ids(ctx: RequestContext, task_id: uuid.UUID) -> list
     async with ctx.sessions() as session:
         approvals = (await approvals_by_task_ids(session, [task_id]))[0]
     return [a.id for a in approvals]
-
-
-@dataclass(frozen=True, slots=True)
-class QueueInfo:
-    position: int | None
-    estimated_wait_seconds: float | None
-
-
-async def queue_info(ctx: RequestContext, task: Task) -> QueueInfo:
-    if task.status != "pending":
-        return QueueInfo(position=None, estimated_wait_seconds=None)
-    async with ctx.sessions() as session:
-        position = await task_queries.queue_position(session, task)
-    return QueueInfo(position=position, estimated_wait_seconds=ctx.engine.estimated_wait(position))
-
-
-def task_progress(task: Task, steps: list[TaskStep]) -> float:
-    """Done steps count fully, the running one by its own progress."""
-    if not steps:
-        return 1.0 if task.status == "completed" else 0.0
-    done = sum(1.0 for s in steps if s.status in ("completed", "skipped", "rolled_back"))
-    running = sum(s.progress for s in steps if s.status == "running")
-    return round(min((done + running) / len(steps), 1.0), 4)
-
-
-def current_step(steps: list[TaskStep]) -> TaskStep | None:
-    for step in steps:
-        if step.status in ("running", "awaiting_approval"):
-            return step
-    return None
-
-
-async def steps_for(ctx: RequestContext, task: Task) -> list[TaskStep]:
-    async with ctx.sessions() as session:
-        return await steps_of_task(session, task.id)

@@ -9,10 +9,10 @@ from db.repositories.audit import record_audit
 from db.repositories.steps import steps_of_task
 from engine.journal import TaskMissingError
 from engine.rollback import UndoFailedError, UndoRefusedError, plan_undo, reserve_undo, run_undo
+from resolvers.access import hidden, load_visible_task, not_found, visible
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError
 from resolvers.limits import authorize
-from resolvers.tasks import hidden, load_visible_task, not_found, visible
 
 
 async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UUID | None) -> Task:

@@ -7,16 +7,10 @@ from dataclasses import dataclass
 
 from db.models import ApprovalRequest, Task, TaskLog, TaskStep
 from db.repositories.steps import approvals_by_task_ids, logs_by_task_ids, steps_by_task_ids
+from resolvers.access import not_found, visible
 from resolvers.context import RequestContext
-from resolvers.tasks import (
-    QueueInfo,
-    current_step,
-    get_task,
-    not_found,
-    queue_info,
-    task_progress,
-    visible,
-)
+from resolvers.progress import QueueInfo, current_step, queue_info, task_progress
+from resolvers.tasks import get_task
 
 
 @dataclass(frozen=True, slots=True)

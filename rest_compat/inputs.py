@@ -93,7 +93,8 @@ def read_params(request: Request, params: tuple[Param, ...]) -> dict[str, Any]:
     return values
 
 
-def _is_json(content_type: str) -> bool:
+def is_json_media_type(content_type: str) -> bool:
+    """`application/json` or any `application/*+json` type."""
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
@@ -127,7 +128,7 @@ async def read_body(request: Request, model: type[M], *, required: bool) -> M:
         if required:
             raise ValidationFailedError("a JSON request body is required", field="body")
         return model.model_validate({})
-    if not _is_json(request.headers.get("content-type", "")):
+    if not is_json_media_type(request.headers.get("content-type", "")):
         raise TransportError(
             415,
             "UNSUPPORTED_MEDIA_TYPE",

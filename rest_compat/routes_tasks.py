@@ -7,6 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from resolvers import approvals as approval_resolvers
+from resolvers import history as history_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
 from resolvers import views as view_resolvers
@@ -37,13 +38,13 @@ HISTORY_PARAMS = (
     Param(
         "status",
         "query",
-        {"type": "string", "enum": list(task_resolvers.TASK_STATUSES)},
+        {"type": "string", "enum": list(history_resolvers.TASK_STATUSES)},
         "Only tasks in this status.",
     ),
     Param(
         "limit",
         "query",
-        {"type": "integer", "minimum": 1, "maximum": task_resolvers.MAX_PAGE, "default": 20},
+        {"type": "integer", "minimum": 1, "maximum": history_resolvers.MAX_PAGE, "default": 20},
         "Page size.",
         default=20,
     ),
@@ -142,9 +143,9 @@ async def cancel(call: Call) -> Response:
 
 async def history(call: Call) -> Response:
     p = call.params
-    page = await task_resolvers.list_tasks(
+    page = await history_resolvers.list_tasks(
         call.ctx,
-        query=task_resolvers.TaskQuery(
+        query=history_resolvers.TaskQuery(
             status=p["status"], date_from=p["dateFrom"], date_to=p["dateTo"]
         ),
         limit=p["limit"],

@@ -9,6 +9,7 @@ import strawberry
 from resolvers import approvals as approval_resolvers
 from resolvers import audit_log as audit_resolvers
 from resolvers import events as event_resolvers
+from resolvers import history
 from resolvers import tasks as task_resolvers
 from resolvers import users as user_resolvers
 from resolvers.validation import parse_id
@@ -38,9 +39,9 @@ class Query:
         first: int = 20,
         after: str | None = None,
     ) -> TaskConnection:
-        page = await task_resolvers.list_tasks(
+        page = await history.list_tasks(
             info.context.resolver_context(),
-            query=task_resolvers.TaskQuery(
+            query=history.TaskQuery(
                 status=status.value if status else None,
                 conversation_id=conversation_id,
                 date_from=date_from,
@@ -50,8 +51,7 @@ class Query:
             after=after,
         )
         edges = [
-            TaskEdge(cursor=task_resolvers.encode_cursor(t), node=Task.from_model(t))
-            for t in page.tasks
+            TaskEdge(cursor=history.encode_cursor(t), node=Task.from_model(t)) for t in page.tasks
         ]
         return TaskConnection(
             edges=edges,

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db import models
-from resolvers import tasks as task_resolvers
+from resolvers import progress
 from schema.context import Info
 from schema.scalars import ApprovalStatus, Reversibility, StepStatus, TaskStatus
 
@@ -162,11 +162,11 @@ class Task:
 
     @strawberry.field(description="Completed share of the plan, 0 to 1.")
     async def progress(self, info: Info) -> float:
-        return task_resolvers.task_progress(self.model, await self._steps(info))
+        return progress.task_progress(self.model, await self._steps(info))
 
     @strawberry.field(description="The step running or awaiting approval now, if any.")
     async def current_step(self, info: Info) -> Step | None:
-        step = task_resolvers.current_step(await self._steps(info))
+        step = progress.current_step(await self._steps(info))
         return Step.from_model(step) if step else None
 
     @strawberry.field(description="Log lines, oldest first (the newest 500).")
@@ -187,12 +187,12 @@ class Task:
 
     @strawberry.field(description="1 for the next task to start; null unless pending.")
     async def queue_position(self, info: Info) -> int | None:
-        info_ = await task_resolvers.queue_info(info.context.resolver_context(), self.model)
+        info_ = await progress.queue_info(info.context.resolver_context(), self.model)
         return info_.position
 
     @strawberry.field(description="Estimated seconds until it starts; null unless pending.")
     async def estimated_wait_time(self, info: Info) -> float | None:
-        info_ = await task_resolvers.queue_info(info.context.resolver_context(), self.model)
+        info_ = await progress.queue_info(info.context.resolver_context(), self.model)
         return info_.estimated_wait_seconds
 
 

@@ -15,18 +15,12 @@ from auth.request_info import RequestInfo, begin_request, end_request
 from resolvers.limits import RateNote, current_note
 from rest_compat.envelope import failure
 from rest_compat.errors import ErrorInfo
+from rest_compat.inputs import is_json_media_type
 from schema.view import graphql_error_body
 
 # Where a request body must be JSON; REST routes check their own bodies (rest_compat).
 JSON_ONLY_PATHS = ("/graphql",)
 BODY_METHODS = ("POST", "PUT", "PATCH")
-
-
-def is_json_media_type(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
 
 
 def error_response(scope: Scope, status: int, code: str, message: str, hint: str) -> Response:

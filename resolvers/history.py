@@ -1,0 +1,105 @@
+"""Task history: the caller's tasks (every task for an admin), newest first, in pages."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from db.models import Task
+from db.repositories import tasks as task_queries
+from resolvers.context import RequestContext
+from resolvers.errors import ValidationFailedError
+from resolvers.limits import authorize
+
+TASK_STATUSES = (
+    "pending",
+    "running",
+    "awaiting_approval",
+    "completed",
+    "failed",
+    "cancelled",
+    "rolled_back",
+)
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    status: str | None = None
+    conversation_id: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    tasks: list[Task]
+    has_next: bool
+    total: int
+
+
+def encode_cursor(task: Task) -> str:
+    raw = f"{task.created_at.isoformat()}|{task.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, task_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment, uuid.UUID(task_id)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValidationFailedError(
+            "after is not a cursor this API issued; pass pageInfo.endCursor back unchanged",
+            field="after",
+        ) from error
+
+
+def _filter_for(ctx: RequestContext, query: TaskQuery) -> task_queries.TaskFilter:
+    if query.status is not None and query.status not in TASK_STATUSES:
+        raise ValidationFailedError(
+            f"status must be one of {', '.join(TASK_STATUSES)}", field="status"
+        )
+    if query.date_from and query.date_to and query.date_from > query.date_to:
+        raise ValidationFailedError("dateFrom must not be after dateTo", field="dateFrom")
+    return task_queries.TaskFilter(
+        user_id=None if ctx.principal.is_admin else ctx.principal.user_id,
+        status=query.status,
+        conversation_id=query.conversation_id,
+        date_from=query.date_from,
+        date_to=query.date_to,
+    )
+
+
+def _check_limit(limit: int, *, field: str) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailedError(f"{field} must be from 1 to {MAX_PAGE}", field=field)
+
+
+async def list_tasks(
+    ctx: RequestContext,
+    *,
+    query: TaskQuery,
+    limit: int = 20,
+    after: str | None = None,
+    offset: int = 0,
+) -> TaskPage:
+    """The caller's tasks (every task for an admin), newest first."""
+    await authorize(ctx, "tasks:read")
+    _check_limit(limit, field="first" if after is not None or offset == 0 else "limit")
+    if offset < 0:
+        raise ValidationFailedError("offset must not be negative", field="offset")
+    task_filter = _filter_for(ctx, query)
+    before = decode_cursor(after) if after else None
+    async with ctx.sessions() as session:
+        rows = list(
+            await task_queries.list_tasks_page(
+                session, task_filter, limit=limit + 1, before=before, offset=offset
+            )
+        )
+        total = await task_queries.count_tasks(session, task_filter)
+    return TaskPage(tasks=rows[:limit], has_next=len(rows) > limit, total=total)

@@ -1,0 +1,45 @@
+"""Derived facts about a task: its queue position and wait, progress and current step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from db.models import Task, TaskStep
+from db.repositories import tasks as task_queries
+from db.repositories.steps import steps_of_task
+from resolvers.context import RequestContext
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    position: int | None
+    estimated_wait_seconds: float | None
+
+
+async def queue_info(ctx: RequestContext, task: Task) -> QueueInfo:
+    if task.status != "pending":
+        return QueueInfo(position=None, estimated_wait_seconds=None)
+    async with ctx.sessions() as session:
+        position = await task_queries.queue_position(session, task)
+    return QueueInfo(position=position, estimated_wait_seconds=ctx.engine.estimated_wait(position))
+
+
+def task_progress(task: Task, steps: list[TaskStep]) -> float:
+    """Done steps count fully, the running one by its own progress."""
+    if not steps:
+        return 1.0 if task.status == "completed" else 0.0
+    done = sum(1.0 for s in steps if s.status in ("completed", "skipped", "rolled_back"))
+    running = sum(s.progress for s in steps if s.status == "running")
+    return round(min((done + running) / len(steps), 1.0), 4)
+
+
+def current_step(steps: list[TaskStep]) -> TaskStep | None:
+    for step in steps:
+        if step.status in ("running", "awaiting_approval"):
+            return step
+    return None
+
+
+async def steps_for(ctx: RequestContext, task: Task) -> list[TaskStep]:
+    async with ctx.sessions() as session:
+        return await steps_of_task(session, task.id)
