@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from db.models import ApprovalRequest, utcnow
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
-from engine.journal import TaskTransaction, approval_snapshot, step_snapshot
+from engine.journal import TaskTransaction
 from subscriptions.envelope import EventType
+from subscriptions.payloads import approval_snapshot, step_snapshot
 
 OnReject = Literal["skip", "cancel"]
 Decision = Literal["approved", "modified", "rejected", "expired"]

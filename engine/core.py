@@ -22,7 +22,7 @@ from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_ex
 from engine.builtin import BuiltinExecutor
 from engine.executor import Executor
 from engine.gate import ApprovalGate
-from engine.journal import TaskTransaction, step_snapshot, task_transaction
+from engine.journal import TaskTransaction, task_transaction
 from engine.runner import TaskRunner
 from engine.scheduler import (
     Limits,
@@ -33,6 +33,7 @@ from engine.scheduler import (
 )
 from subscriptions.bus import EventBus
 from subscriptions.envelope import EventType
+from subscriptions.payloads import step_snapshot
 
 logger = logging.getLogger(__name__)
 

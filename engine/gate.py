@@ -10,8 +10,9 @@ from db.models import ApprovalRequest, utcnow
 from db.repositories.steps import get_approval, get_step, pending_approval_for_step
 from engine.approvals import record_decision
 from engine.executor import ApprovalDecision, StepCancelledError
-from engine.journal import TaskTransaction, approval_snapshot, step_snapshot
+from engine.journal import TaskTransaction
 from subscriptions.envelope import EventType
+from subscriptions.payloads import approval_snapshot, step_snapshot
 
 if TYPE_CHECKING:
     from engine.core import Engine

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import claim_write_lock
-from db.models import ApprovalRequest, Task, TaskEvent, TaskLog, TaskStep, utcnow
+from db.models import Task, TaskEvent, TaskLog, utcnow
 from db.repositories.events import append_event
 from db.repositories.tasks import lock_task
 from subscriptions.bus import EventBus
@@ -27,37 +27,6 @@ from subscriptions.envelope import Event, EventType, new_event_id, now_ms, prior
 
 class TaskMissingError(LookupError):
     """The task does not exist (or was deleted) when a transaction opened it."""
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def step_snapshot(step: TaskStep) -> dict[str, Any]:
-    return {
-        "id": str(step.id),
-        "name": step.name,
-        "position": step.position,
-        "action": step.action,
-        "status": step.status,
-        "progress": step.progress,
-    }
-
-
-def approval_snapshot(approval: ApprovalRequest) -> dict[str, Any]:
-    return {
-        "id": str(approval.id),
-        "stepId": str(approval.step_id),
-        "status": approval.status,
-        "prompt": approval.prompt,
-        "parameters": approval.parameters,
-        "modifiedParameters": approval.modified_parameters,
-        "onTimeout": approval.on_timeout,
-        "expiresAt": iso(approval.expires_at),
-        "decidedBy": approval.decided_by,
-        "decidedAt": iso(approval.decided_at),
-        "message": approval.decision_message,
-    }
 
 
 class TaskTransaction:

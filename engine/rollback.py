@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from db.models import Task, TaskStep, utcnow
 from db.repositories.steps import get_step, steps_of_task
-from engine.journal import TaskTransaction, step_snapshot
+from engine.journal import TaskTransaction
 from engine.step_context import RunContext, spec_of
 from subscriptions.envelope import EventType
+from subscriptions.payloads import step_snapshot
 
 if TYPE_CHECKING:
     from engine.core import Engine

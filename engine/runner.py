@@ -11,9 +11,9 @@ from db.repositories.steps import get_step, granted_approval_exists, steps_of_ta
 from db.repositories.tasks import get_task
 from engine.approvals import cancel_everything
 from engine.executor import Executor, StepCancelledError, StepFailedError, StepOutcome
-from engine.journal import step_snapshot
 from engine.step_context import RunContext, spec_of
 from subscriptions.envelope import EventType
+from subscriptions.payloads import step_snapshot
 
 if TYPE_CHECKING:
     from engine.core import Engine

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from db.models import TaskStep
 from db.repositories.steps import get_step
 from engine.executor import ApprovalDecision, StepCancelledError, StepSpec
-from engine.journal import step_snapshot
 from subscriptions.envelope import EventType
+from subscriptions.payloads import step_snapshot
 
 if TYPE_CHECKING:
     from engine.core import Engine

@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from db.models import ApprovalRequest, TaskStep
+from db.models import TaskStep
 from db.repositories.feeds import TaskRows
 from subscriptions.envelope import Event, EventPriority, EventType
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+from subscriptions.payloads import approval_snapshot, iso, step_snapshot
 
 
 def _step_json(step: TaskStep) -> dict[str, Any]:
     return {
-        "id": str(step.id),
-        "position": step.position,
-        "name": step.name,
-        "action": step.action,
-        "status": step.status,
-        "progress": step.progress,
+        **step_snapshot(step),
         "requiresApproval": step.requires_approval,
         "result": step.result,
-    }
-
-
-def _approval_json(approval: ApprovalRequest) -> dict[str, Any]:
-    return {
-        "id": str(approval.id),
-        "stepId": str(approval.step_id),
-        "status": approval.status,
-        "prompt": approval.prompt,
-        "parameters": approval.parameters,
-        "expiresAt": _iso(approval.expires_at),
-        "decidedBy": approval.decided_by,
-        "decidedAt": _iso(approval.decided_at),
     }
 
 
@@ -49,15 +27,15 @@ def task_json(rows: TaskRows) -> dict[str, Any]:
         "status": task.status,
         "priority": task.priority,
         "conversationId": task.conversation_id,
-        "createdAt": _iso(task.created_at),
-        "startedAt": _iso(task.started_at),
-        "finishedAt": _iso(task.finished_at),
+        "createdAt": iso(task.created_at),
+        "startedAt": iso(task.started_at),
+        "finishedAt": iso(task.finished_at),
         "artifacts": task.artifacts,
         "result": task.result,
         "error": task.error,
         "lastSeq": task.last_seq,
         "steps": [_step_json(step) for step in rows.steps],
-        "approvals": [_approval_json(approval) for approval in rows.approvals],
+        "approvals": [approval_snapshot(approval) for approval in rows.approvals],
     }
 
 
