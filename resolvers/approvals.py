@@ -28,19 +28,31 @@ class ApprovalAnswer:
     modified_parameters: Any = None
 
 
-async def approve_step(ctx: RequestContext, *, task_id: uuid.UUID, answer: ApprovalAnswer) -> Task:
+def validate_answer(answer: ApprovalAnswer) -> tuple[str | None, dict[str, Any] | None]:
+    """The answer's message and changed parameters, checked."""
+    message = clean_text(answer.message, field="message", max_chars=2000)
+    if answer.modified_parameters is None:
+        return message, None
+    if not answer.approved:
+        raise ValidationFailedError(
+            "modifiedParameters only goes with approved: true", field="modifiedParameters"
+        )
+    modified = check_json_object(
+        answer.modified_parameters, field="modifiedParameters", max_bytes=MAX_CONTEXT_BYTES
+    )
+    return message, modified
+
+
+async def approve_step(
+    ctx: RequestContext,
+    *,
+    task_id: uuid.UUID,
+    answer: ApprovalAnswer,
+    batch_id: uuid.UUID | None = None,
+) -> Task:
     """Record the decision on a pending approval and move the task on; audited."""
     await authorize(ctx, "tasks:write")
-    message = clean_text(answer.message, field="message", max_chars=2000)
-    modified: dict[str, Any] | None = None
-    if answer.modified_parameters is not None:
-        if not answer.approved:
-            raise ValidationFailedError(
-                "modifiedParameters only goes with approved: true", field="modifiedParameters"
-            )
-        modified = check_json_object(
-            answer.modified_parameters, field="modifiedParameters", max_bytes=MAX_CONTEXT_BYTES
-        )
+    message, modified = validate_answer(answer)
     try:
         async with ctx.engine.transaction(task_id) as tx:
             if not visible(ctx, tx.task):
@@ -51,7 +63,8 @@ async def approve_step(ctx: RequestContext, *, task_id: uuid.UUID, answer: Appro
                     f"approval {answer.approval_id} was not found on task {task_id}",
                     hint="use an id from Task.approvals or the approval_request event",
                 )
-            _check_pending(approval)
+            check_pending(approval)
+            approval.batch_id = batch_id
             status: Decision = (
                 "rejected"
                 if not answer.approved
@@ -75,6 +88,7 @@ async def approve_step(ctx: RequestContext, *, task_id: uuid.UUID, answer: Appro
                     "stepId": str(approval.step_id),
                     "message": message,
                     "modifiedParameters": modified,
+                    "batchId": str(batch_id) if batch_id else None,
                 },
                 request_id=ctx.request_id,
             )
@@ -85,7 +99,7 @@ async def approve_step(ctx: RequestContext, *, task_id: uuid.UUID, answer: Appro
     return task
 
 
-def _check_pending(approval: ApprovalRequest) -> None:
+def check_pending(approval: ApprovalRequest) -> None:
     if approval.status != "pending":
         raise ConflictError(
             f"approval {approval.id} is already {approval.status}",

@@ -6,6 +6,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers import approvals as approval_resolvers
+from resolvers import batch_approvals as batch_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
 from resolvers.validation import parse_id
@@ -41,6 +42,22 @@ class ApproveInput:
     )
 
 
+@strawberry.input(description="Answers to several approval requests, recorded together.")
+class ApproveBatchInput:
+    items: list[ApproveInput] = strawberry.field(
+        description="1 to 50 answers; each approval at most once."
+    )
+
+
+def answer_of(item: ApproveInput) -> approval_resolvers.ApprovalAnswer:
+    return approval_resolvers.ApprovalAnswer(
+        approval_id=parse_id(item.approval_id, field="approvalId"),
+        approved=item.approved,
+        message=item.message,
+        modified_parameters=item.modified_parameters,
+    )
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Submit a task; it is queued by priority, then age.")
@@ -62,14 +79,26 @@ class Mutation:
         task = await approval_resolvers.approve_step(
             info.context.resolver_context(),
             task_id=parse_id(input.task_id, field="taskId"),
-            answer=approval_resolvers.ApprovalAnswer(
-                approval_id=parse_id(input.approval_id, field="approvalId"),
-                approved=input.approved,
-                message=input.message,
-                modified_parameters=input.modified_parameters,
-            ),
+            answer=answer_of(input),
         )
         return Task.from_model(task)
+
+    @strawberry.mutation(
+        description="Answer several approval requests at once. Every answer is checked first: "
+        "a batch naming an unknown, foreign or answered approval changes nothing. "
+        "Returns the tasks in the order of the answers."
+    )
+    async def approve_batch(self, info: Info, input: ApproveBatchInput) -> list[Task]:
+        tasks = await batch_resolvers.approve_batch(
+            info.context.resolver_context(),
+            items=[
+                batch_resolvers.BatchItem(
+                    task_id=parse_id(item.task_id, field="taskId"), answer=answer_of(item)
+                )
+                for item in input.items
+            ],
+        )
+        return [Task.from_model(task) for task in tasks]
 
     @strawberry.mutation(
         description="Roll back completed steps, newest first, down to `stepId` (default: the last)."

@@ -1,0 +1,89 @@
+"""Batch approval: several related requests answered together, or none when one is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.clients import Api, GraphQLCallError, note, steps
+
+
+async def gated_tasks(api: Api, count: int) -> list[dict]:
+    tasks = [
+        await api.submit(f"gated {i}", context=steps(note(f"k{i}", i, approval=True)))
+        for i in range(count)
+    ]
+    return [await api.wait_status(t["id"], "AWAITING_APPROVAL") for t in tasks]
+
+
+def answer(task: dict, **fields: object) -> dict:
+    return {
+        "taskId": task["id"],
+        "approvalId": task["pendingApproval"]["id"],
+        "approved": True,
+        **fields,
+    }
+
+
+async def test_a_batch_answers_every_request_in_order_with_one_batch_id(alice: Api) -> None:
+    first, second, third = await gated_tasks(alice, 3)
+    items = [
+        answer(first),
+        answer(second, approved=False, message="not this one"),
+        answer(third, modifiedParameters={"key": "k2", "value": "changed"}),
+    ]
+    result = (await alice.call("ApproveBatch", input={"items": items}))["approveBatch"]
+    assert [t["id"] for t in result] == [first["id"], second["id"], third["id"]]
+    done = [await alice.wait_status(t["id"], "COMPLETED") for t in (first, second, third)]
+    assert [d["approvals"][0]["status"] for d in done] == ["APPROVED", "REJECTED", "MODIFIED"]
+    assert done[1]["approvals"][0]["decisionMessage"] == "not this one"
+    assert done[0]["artifacts"] == {"k0": 0}
+    assert done[1]["artifacts"] == {}
+    assert done[2]["artifacts"] == {"k2": "changed"}
+
+
+async def test_a_batch_with_an_answered_approval_changes_nothing(alice: Api) -> None:
+    first, second = await gated_tasks(alice, 2)
+    await alice.call("Approve", input=answer(second))
+    with pytest.raises(GraphQLCallError) as error:
+        await alice.call("ApproveBatch", input={"items": [answer(first), answer(second)]})
+    assert error.value.code == "CONFLICT"
+    assert (await alice.get(first["id"]))["approvals"][0]["status"] == "PENDING"
+    await alice.call("CancelTask", taskId=first["id"])
+
+
+async def test_a_batch_naming_another_users_task_is_not_found_and_changes_nothing(
+    alice: Api, bob: Api
+) -> None:
+    [mine] = await gated_tasks(alice, 1)
+    [theirs] = await gated_tasks(bob, 1)
+    with pytest.raises(GraphQLCallError) as error:
+        await alice.call("ApproveBatch", input={"items": [answer(mine), answer(theirs)]})
+    assert error.value.code == "NOT_FOUND"
+    assert str(error.value) == f"task {theirs['id']} was not found"
+    assert (await alice.get(mine["id"]))["approvals"][0]["status"] == "PENDING"
+    assert (await bob.get(theirs["id"]))["approvals"][0]["status"] == "PENDING"
+    await alice.call("CancelTask", taskId=mine["id"])
+    await bob.call("CancelTask", taskId=theirs["id"])
+
+
+@pytest.mark.parametrize(
+    ("make_items", "message"),
+    [
+        (lambda t: [], "a batch holds 1 to 50 answers; this one has 0"),
+        (lambda t: [answer(t), answer(t)], "each approval may appear once in a batch"),
+        (
+            lambda t: [answer(t, approved=False, modifiedParameters={"key": "k0", "value": 1})],
+            "modifiedParameters only goes with approved: true",
+        ),
+    ],
+)
+async def test_malformed_batches_are_validation_errors(
+    alice: Api, make_items: object, message: str
+) -> None:
+    [task] = await gated_tasks(alice, 1)
+    with pytest.raises(GraphQLCallError) as error:
+        await alice.call("ApproveBatch", input={"items": make_items(task)})  # type: ignore[operator]
+    assert error.value.code == "VALIDATION"
+    assert str(error.value) == message
+    assert (await alice.get(task["id"]))["approvals"][0]["status"] == "PENDING"
+    await alice.call("CancelTask", taskId=task["id"])
