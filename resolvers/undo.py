@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from db.models import Task
+from db.models import Task, TaskStep
 from db.repositories.audit import record_audit
 from db.repositories.steps import steps_of_task
 from engine.journal import TaskMissingError
@@ -49,3 +50,33 @@ async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UU
             str(failure), hint="read the task's steps to see what was undone"
         ) from failure
     return await load_visible_task(ctx, task_id)
+
+
+@dataclass(frozen=True, slots=True)
+class UndoPreview:
+    """What `undo` would do now: the steps in rollback order, or why it would refuse."""
+
+    possible: bool
+    steps: list[TaskStep]
+    reason: str | None = None
+    hint: str | None = None
+
+
+async def preview_undo(
+    ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UUID | None
+) -> UndoPreview:
+    """The undo plan, computed by the same rule as `undo_task`, changing nothing."""
+    await authorize(ctx, "tasks:read")
+    task = await load_visible_task(ctx, task_id)
+    async with ctx.sessions() as session:
+        steps = await steps_of_task(session, task_id)
+    try:
+        plan = plan_undo(task.status, steps, step_id)
+    except UndoRefusedError as refused:
+        if refused.not_found:
+            raise NotFoundError(
+                f"step {step_id} was not found on task {task_id}", hint=refused.hint
+            ) from refused
+        return UndoPreview(possible=False, steps=[], reason=refused.reason, hint=refused.hint)
+    by_id = {step.id: step for step in steps}
+    return UndoPreview(possible=True, steps=[by_id[step] for step in plan.step_ids])

@@ -11,13 +11,14 @@ from resolvers import audit_log as audit_resolvers
 from resolvers import events as event_resolvers
 from resolvers import history
 from resolvers import tasks as task_resolvers
+from resolvers import undo as undo_resolvers
 from resolvers import users as user_resolvers
 from resolvers.validation import parse_id
 from schema.audit import AuditEntry
 from schema.context import Info
 from schema.events import TaskEvent
 from schema.scalars import ApprovalStatus, TaskStatus
-from schema.types import ApprovalRequest, PageInfo, Task, TaskConnection, TaskEdge, User
+from schema.types import ApprovalRequest, PageInfo, Task, TaskConnection, TaskEdge, UndoPlan, User
 
 
 @strawberry.type
@@ -91,6 +92,20 @@ class Query:
             info.context.resolver_context(), task_id=parse_id(task_id, field="taskId")
         )
         return [AuditEntry.from_model(r) for r in rows]
+
+    @strawberry.field(
+        description="What `undo` would do now, without doing it: the steps it would roll "
+        "back, newest first, or why it would refuse."
+    )
+    async def undo_plan(
+        self, info: Info, task_id: strawberry.ID, step_id: strawberry.ID | None = None
+    ) -> UndoPlan:
+        preview = await undo_resolvers.preview_undo(
+            info.context.resolver_context(),
+            task_id=parse_id(task_id, field="taskId"),
+            step_id=parse_id(step_id, field="stepId") if step_id is not None else None,
+        )
+        return UndoPlan.from_preview(preview)
 
     @strawberry.field(description="The authenticated caller.")
     async def me(self, info: Info) -> User:

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from db import models
 from resolvers import progress
+from resolvers.undo import UndoPreview
 from schema.context import Info
 from schema.scalars import ApprovalStatus, Reversibility, StepStatus, TaskStatus
 
@@ -194,6 +195,23 @@ class Task:
     async def estimated_wait_time(self, info: Info) -> float | None:
         info_ = await progress.queue_info(info.context.resolver_context(), self.model)
         return info_.estimated_wait_seconds
+
+
+@strawberry.type(description="What an undo would do: the steps, newest first, or why not.")
+class UndoPlan:
+    possible: bool = strawberry.field(description="Whether `undo` would run now.")
+    steps: list[Step] = strawberry.field(description="The steps it would roll back, in order.")
+    reason: str | None = strawberry.field(description="Why it would refuse, when it would.")
+    hint: str | None = strawberry.field(description="What to do about it.")
+
+    @classmethod
+    def from_preview(cls, preview: UndoPreview) -> UndoPlan:
+        return cls(
+            possible=preview.possible,
+            steps=[Step.from_model(step) for step in preview.steps],
+            reason=preview.reason,
+            hint=preview.hint,
+        )
 
 
 @strawberry.type(description="The authenticated caller.")
