@@ -55,6 +55,10 @@ def bearer_token(header_value: str | None) -> str | None:
     return token.strip()
 
 
+# Subjects remembered (subject, roles, name -> user id) so most requests skip the upsert.
+KNOWN_USERS_CACHED = 10_000
+
+
 class Authenticator:
     """Verifies credentials; remembers subject → user id so a request costs no write."""
 
@@ -147,6 +151,9 @@ class Authenticator:
                     roles=list(claims.roles),
                 )
                 user_id = user.id
+            if len(self._known) >= KNOWN_USERS_CACHED:
+                # Forget the oldest entry: a flood of distinct subjects must not grow memory.
+                del self._known[next(iter(self._known))]
             self._known[key] = user_id
         if claims.session_id is not None:
             await self._check_session(claims.session_id, user_id)
