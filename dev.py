@@ -2,7 +2,7 @@
 """Set up a virtual environment from the project's own files, then serve or test.
 
     python3 dev.py serve   # the server on the embedded default (SQLite + in-process bus)
-    python3 dev.py test    # ruff, mypy, the schema check and the whole pytest suite
+    python3 dev.py test    # ruff, mypy, the import-layer contract and the whole pytest suite
 
 Needs only Python 3.11+ and git. The environment lives in .venv and is
 reinstalled only when pyproject.toml changes.
@@ -55,6 +55,7 @@ def test(args: list[str]) -> int:
         (str(BIN / "ruff"), "check", "."),
         (str(BIN / "ruff"), "format", "--check", "."),
         (str(BIN / "mypy"),),
+        (str(BIN / "lint-imports"),),
     ]
     for check in checks:
         print(
