@@ -5,7 +5,9 @@
     python3 dev.py test    # ruff, mypy, the import-layer contract and the whole pytest suite
 
 Needs only Python 3.11+ and git. The environment lives in .venv and is
-reinstalled only when pyproject.toml changes.
+reinstalled only when pyproject.toml changes. The browser tests drive Debian's
+chromium (/usr/bin/chromium): `test` installs it with apt-get when it is missing
+and this is root; otherwise it stops and says how to install it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+CHROMIUM = Path("/usr/bin/chromium")
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
@@ -40,6 +43,23 @@ def ensure_environment(extras: str) -> None:
     stamp.write_text(digest)
 
 
+def ensure_chromium() -> None:
+    """The browser tests need Debian's chromium; Playwright never downloads a browser here."""
+    if CHROMIUM.exists():
+        return
+    if os.name != "posix" or os.geteuid() != 0:
+        sys.exit(
+            f"the browser tests need chromium at {CHROMIUM}; install it first "
+            "(Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y chromium)"
+        )
+    print("installing chromium with apt-get ...", flush=True)
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=apt_env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=apt_env)
+    if not CHROMIUM.exists():
+        sys.exit(f"apt-get installed chromium, but {CHROMIUM} is still missing")
+
+
 def run(*command: str) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
@@ -51,6 +71,7 @@ def serve(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     ensure_environment("[test]")
+    ensure_chromium()
     checks = [
         (str(BIN / "ruff"), "check", "."),
         (str(BIN / "ruff"), "format", "--check", "."),

@@ -42,7 +42,10 @@ INIT = """window.onload = function () {
     deepLinking: true,
     persistAuthorization: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-    layout: "StandaloneLayout"
+    layout: "StandaloneLayout",
+    // Without this, any host other than localhost sends the document's address to
+    // validator.swagger.io: the page must make no request outside its origin.
+    validatorUrl: null
   });
 };
 """
