@@ -31,8 +31,9 @@ IDEMPOTENCY_KEY = Param(
     "Idempotency-Key",
     "header",
     {"type": "string", "maxLength": MAX_KEY_CHARS},
-    "A repeat with the same key returns the first task (200) instead of creating one (201).",
-    example="order-4711",
+    "A repeat with the same key returns the first task (200) instead of creating one (201); "
+    "use a key of your own per task, such as `order-4711`.",
+    # No example: "Try it out" would pre-fill it, and a second run would return the first task.
 )
 HISTORY_PARAMS = (
     Param(
@@ -59,15 +60,15 @@ HISTORY_PARAMS = (
         "dateFrom",
         "query",
         {"type": "string", "format": "date-time"},
-        "Created at or after (ISO 8601; UTC when no offset is given).",
-        example="2026-01-01T00:00:00Z",
+        "Created at or after (ISO 8601, such as `2026-01-01T00:00:00Z`; UTC when no offset "
+        "is given).",
+        # No example for either end: a pre-filled range would hide the tasks of later years.
     ),
     Param(
         "dateTo",
         "query",
         {"type": "string", "format": "date-time"},
         "Created at or before (ISO 8601).",
-        example="2026-12-31T23:59:59Z",
     ),
 )
 

@@ -165,3 +165,40 @@ async def test_swagger_ui_is_served_from_local_assets_without_a_token(server: Li
     assert 'url: "/api/openapi.json"' in init.text
     bundle = await fetch(server, "/api/docs/assets/swagger-ui-bundle.js")
     assert "SwaggerUIBundle" in bundle.text
+
+
+def prefilled(document: dict[str, Any], operation_id: str) -> dict[str, dict[str, Any]]:
+    """What Swagger UI's "Try it out" fills in for an operation: each parameter's example."""
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method in METHODS and operation["operationId"] == operation_id:
+                values: dict[str, dict[str, Any]] = {"header": {}, "query": {}}
+                for param in operation.get("parameters", []):
+                    if "example" in param and param["in"] in values:
+                        values[param["in"]][param["name"]] = param["example"]
+                return values
+    raise AssertionError(f"no operation {operation_id}")
+
+
+async def test_try_it_out_examples_can_be_executed_twice(
+    server: LiveServer, document: dict[str, Any]
+) -> None:
+    # given what "Try it out" pre-fills for submit and history
+    submit = prefilled(document, "submitTask")
+    history = prefilled(document, "taskHistory")
+    task_text = document["components"]["schemas"]["SubmitTaskBody"]["properties"]["task"]
+    body = {"task": task_text["example"]}
+    auth = {"Authorization": f"Bearer {server.token()}"}
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+        # when a user executes submit twice
+        first = await client.post("/api/agent", json=body, headers={**auth, **submit["header"]})
+        second = await client.post("/api/agent", json=body, headers={**auth, **submit["header"]})
+        listed = await client.get("/api/agent/history", params=history["query"], headers=auth)
+    # then each run creates a task (no fixed idempotency key) and history shows both,
+    # whatever year it is (no fixed date range)
+    assert (first.status_code, second.status_code) == (201, 201)
+    ids = {first.json()["data"]["task"]["id"], second.json()["data"]["task"]["id"]}
+    assert len(ids) == 2
+    assert listed.status_code == 200
+    assert {t["id"] for t in listed.json()["data"]["tasks"]} == ids
+    assert history["query"].keys().isdisjoint({"dateFrom", "dateTo"})
