@@ -203,3 +203,13 @@ async def throttle(ctx: RequestContext, operation: OperationClass) -> None:
         note.note(decision)
     if not decision.allowed:
         raise decision.error()
+
+
+async def throttle_request(ctx: RequestContext) -> None:
+    """Count one read for a request in which no use case counted anything, so a request
+    that reaches no resolver (`{ __typename }`, introspection, a document that does not
+    parse) still spends the caller's budget; `RateLimitedError` when over it."""
+    note = current_note.get()
+    if note is not None and note.decision is not None:
+        return
+    await throttle(ctx, "read")

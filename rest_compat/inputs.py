@@ -80,7 +80,23 @@ def parse_param(param: Param, raw: str | None) -> Any:
     return raw
 
 
+def _refuse_unknown_query(request: Request, params: tuple[Param, ...]) -> None:
+    """A query parameter the route does not declare is a 422 naming it, never ignored:
+    a misspelt filter (`?stauts=failed`) would otherwise answer with every task."""
+    known = {p.name for p in params if p.location == "query"}
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        accepted = ", ".join(sorted(known)) or "none"
+        raise ValidationFailedError(
+            f"unknown query parameter {', '.join(unknown)}; this route accepts: {accepted}",
+            field=unknown[0],
+            hint=f"remove it, or check its spelling against: {accepted}",
+            details=[{"field": name, "message": "unknown query parameter"} for name in unknown],
+        )
+
+
 def read_params(request: Request, params: tuple[Param, ...]) -> dict[str, Any]:
+    _refuse_unknown_query(request, params)
     values: dict[str, Any] = {}
     for param in params:
         if param.location == "path":

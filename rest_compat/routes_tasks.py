@@ -43,6 +43,12 @@ HISTORY_PARAMS = (
         "Only tasks in this status.",
     ),
     Param(
+        "conversationId",
+        "query",
+        {"type": "string", "maxLength": MAX_KEY_CHARS},
+        "Only tasks of this conversation (as `Query.tasks(conversationId:)`).",
+    ),
+    Param(
         "limit",
         "query",
         {"type": "integer", "minimum": 1, "maximum": history_resolvers.MAX_PAGE, "default": 20},
@@ -147,7 +153,10 @@ async def history(call: Call) -> Response:
     page = await history_resolvers.list_tasks(
         call.ctx,
         query=history_resolvers.TaskQuery(
-            status=p["status"], date_from=p["dateFrom"], date_to=p["dateTo"]
+            status=p["status"],
+            conversation_id=p["conversationId"],
+            date_from=p["dateFrom"],
+            date_to=p["dateTo"],
         ),
         limit=p["limit"],
         offset=p["offset"],

@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers.errors import DomainError
 from schema.complexity import ListSizeLimiter
+from schema.error_codes import DocumentErrorCodes
 from schema.extensions import MaskUnexpectedErrors
 from schema.mutation import Mutation
 from schema.query import Query
@@ -71,6 +72,8 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            # First, so that its after-parse and after-validate steps see every error.
+            DocumentErrorCodes,
             document_limits(),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             *([DisableIntrospection] if production else []),

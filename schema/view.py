@@ -20,8 +20,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from auth.authenticate import AuthenticationError, Authenticator
-from resolvers.context import Services
+from resolvers.context import RequestContext, Services
 from resolvers.errors import RateLimitedError
+from resolvers.limits import throttle_request
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
 from schema.ide import graphiql_page
@@ -178,6 +179,21 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
                 graphql_error_body(error.reason, "BAD_REQUEST"),
                 status_code=error.status_code,
                 media_type=media_type,
+            )
+        try:
+            await throttle_request(
+                RequestContext(
+                    principal=principal,
+                    services=self.services,
+                    request_id=request.scope["state"].get("request_id", ""),
+                )
+            )
+        except RateLimitedError as error:
+            return Response(
+                graphql_error_body(error.message, error.code, hint=error.hint),
+                status_code=429,
+                media_type=media_type,
+                headers={"Retry-After": str(error.retry_after)},
             )
         request_error = request.scope["state"].get("graphql_request_error", False)
         if media_type == GRAPHQL_RESPONSE_JSON:

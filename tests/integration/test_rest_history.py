@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.clients import note, steps
+from tests.support.clients import Api, note, steps
 from tests.support.live import LiveServer
 from tests.support.rest import Rest, assert_error
 
@@ -92,3 +92,27 @@ async def test_history_shows_only_your_own_tasks_unless_admin(server: LiveServer
     admin = Rest(server, server.token(admin=True))
     everything = await history(admin, "?limit=100")
     assert mine["id"] in [t["id"] for t in everything["tasks"]]  # type: ignore[attr-defined]
+
+
+async def test_history_refuses_an_unknown_query_parameter_by_name(alice: Rest) -> None:
+    await alice.submit("kept", context=steps(note("a", 1)))
+    response = await alice.request("GET", "/api/agent/history?stauts=failed&limit=5")
+    error = assert_error(response, 422, "VALIDATION", "validation_error", field="stauts")
+    assert error["message"] == (
+        "unknown query parameter stauts; this route accepts: "
+        "conversationId, dateFrom, dateTo, limit, offset, status"
+    )
+    assert error["details"] == [{"field": "stauts", "message": "unknown query parameter"}]
+
+
+async def test_history_filters_by_conversation_as_graphql_does(server: LiveServer) -> None:
+    token = server.token()
+    rest, graphql = Rest(server, token), Api(server, token)
+    mine = [(await rest.submit(f"c{i}", conversationId="conv-a"))["id"] for i in range(2)]
+    await rest.submit("other", conversationId="conv-b")
+    await rest.submit("none")
+    listed = await history(rest, "?conversationId=conv-a")
+    connection = (await graphql.call("ListTasks", conversationId="conv-a"))["tasks"]
+    assert [t["id"] for t in listed["tasks"]] == [mine[1], mine[0]]  # type: ignore[attr-defined]
+    assert [e["node"]["id"] for e in connection["edges"]] == [mine[1], mine[0]]
+    assert listed["total"] == connection["totalCount"] == 2

@@ -173,3 +173,29 @@ async def test_every_read_use_case_counts_against_the_read_limit(make_server: An
         refused = await gql(server, "{ me { subject } }", headers=token)
         assert refused.status_code == 429
         assert first_error(refused)[0] == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize(
+    "document",
+    ["{ __typename }", "{ __schema { queryType { name } } }", "{ me { subject "],
+    ids=["typename", "introspection", "unparsable"],
+)
+async def test_a_request_that_calls_no_resolver_still_counts_one_read(
+    make_server: Any, document: str
+) -> None:
+    async with make_server(rate_limit_read="3/minute") as server:
+        alice = bearer(server.token())
+        remaining = []
+        for _ in range(3):
+            response = await gql(server, document, headers=alice)
+            assert response.status_code == 200
+            remaining.append(response.headers["ratelimit-remaining"])
+        assert remaining == ["2", "1", "0"]
+        refused = await gql(server, document, headers=alice)
+        assert refused.status_code == 429
+        code, message = first_error(refused)
+        assert code == "RATE_LIMITED"
+        assert message.startswith("too many reads: the limit is 3 per 60 seconds; ")
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # a real read is refused too: the budget is one
+        assert (await gql(server, READ, headers=alice)).status_code == 429
