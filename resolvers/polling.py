@@ -13,6 +13,7 @@ from resolvers.errors import ValidationFailedError
 from resolvers.limits import authorize
 from subscriptions.bus import TASK_CHANNEL
 from subscriptions.envelope import Event
+from subscriptions.feeds import TaskFeed
 from subscriptions.stream import event_from_row
 
 MAX_WAIT_SECONDS = 30.0
@@ -29,7 +30,12 @@ async def poll_events(
     wait_seconds: float,
     limit: int = MAX_POLL_EVENTS,
 ) -> list[Event]:
-    """Stored events with `seq > after`, oldest first; empty only if none came within the wait."""
+    """Stored events with `seq > after`, oldest first; empty only if none came within the wait.
+
+    When `after` is older than the retained log, the answer is one SNAPSHOT event (the
+    whole task as of its seq, which the client then polls after), as SSE and the sockets
+    start: the client learns that it missed events instead of silently skipping them.
+    """
     await authorize(ctx, "tasks:read")
     if after < 0:
         raise ValidationFailedError("after must be 0 or a seq from an earlier event", field="after")
@@ -41,6 +47,11 @@ async def poll_events(
         raise ValidationFailedError(f"limit must be from 1 to {MAX_POLL_EVENTS}", field="limit")
     task = await load_visible_task(ctx, task_id)
     user_id = str(task.user_id)
+    feed = TaskFeed(sessions=ctx.sessions, bus=ctx.services.bus, task_id=task_id, user_id=user_id)
+    if await feed.needs_snapshot(after):
+        snapshot = await feed.snapshot()
+        if snapshot is not None:
+            return [snapshot]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     # Subscribe before the first read, so an event committed in between still wakes us.

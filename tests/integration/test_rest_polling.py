@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from db.models import TaskEvent
 from tests.support.clients import note, steps
 from tests.support.live import LiveServer
 from tests.support.rest import Rest, assert_error
@@ -88,3 +92,31 @@ async def test_bad_polling_parameters_are_422(alice: Rest, query: str, field: st
     task = await alice.submit("bad params")
     response = await alice.request("GET", f"/api/agent/{task['id']}/events{query}")
     assert_error(response, 422, "VALIDATION", "validation_error", field=field)
+
+
+async def test_a_poll_after_a_pruned_seq_starts_with_a_snapshot(
+    alice: Rest, server: LiveServer
+) -> None:
+    task = await alice.submit("retention", context=steps(note("a", 1), note("b", 2)))
+    done = await alice.wait_status(task["id"], "completed")
+    last = done["task"]["lastSeq"]
+    # given the oldest events were pruned from the log
+    database = create_async_engine(server.settings.resolved_database_url)
+    async with database.begin() as connection:
+        await connection.execute(
+            delete(TaskEvent).where(TaskEvent.task_id == uuid.UUID(task["id"]), TaskEvent.seq <= 3)
+        )
+    await database.dispose()
+    # when polling after a seq that is no longer stored
+    page = await poll(alice, task["id"], "?after=1&wait=0")
+    # then the answer is a snapshot of the task as of its last seq, and polling after it
+    # gives only what comes later
+    events = page["events"]
+    assert [(e["type"], e["seq"]) for e in events] == [("snapshot", last)]  # type: ignore[attr-defined]
+    assert events[0]["data"]["task"]["status"] == "completed"  # type: ignore[index]
+    assert events[0]["data"]["task"]["artifacts"] == {"a": 1, "b": 2}  # type: ignore[index]
+    assert page["nextAfter"] == last
+    assert await poll(alice, task["id"], f"?after={last}") == {"events": [], "nextAfter": last}
+    # and a cursor still inside the retained log replays as before
+    kept = await poll(alice, task["id"], "?after=3")
+    assert [e["seq"] for e in kept["events"]] == list(range(4, last + 1))  # type: ignore[attr-defined]
