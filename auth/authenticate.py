@@ -30,8 +30,20 @@ MAX_API_KEY_CHARS = 128
 TOUCH_INTERVAL = timedelta(minutes=1)
 
 
+TOKEN_HINT = "send a valid token: 'Authorization: Bearer <token>'"
+API_KEY_HINT = (
+    "send an active API key ('X-API-Key: <key>'): `agentwire apikey list --user <subject>` "
+    "shows which keys are revoked, `agentwire apikey create` makes a new one"
+)
+
+
 class AuthenticationError(Exception):
-    """No credential, or one that does not verify. The message is safe to show."""
+    """No credential, or one that does not verify. The message is safe to show; the hint
+    speaks of the kind of credential that failed."""
+
+    def __init__(self, message: str, *, hint: str = TOKEN_HINT) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,11 +191,13 @@ class Authenticator:
     async def _from_api_key(self, plain: str) -> Principal:
         plain = plain.strip()
         if not plain.startswith(f"{KEY_PREFIX}_") or len(plain) > MAX_API_KEY_CHARS:
-            raise AuthenticationError("the API key is malformed: expected 'aw_<prefix>_<secret>'")
+            raise AuthenticationError(
+                "the API key is malformed: expected 'aw_<prefix>_<secret>'", hint=API_KEY_HINT
+            )
         async with write_session(self._sessions) as session:
             found = await find_active_key(session, plain)
             if found is None:
-                raise AuthenticationError("the API key is unknown or revoked")
+                raise AuthenticationError("the API key is unknown or revoked", hint=API_KEY_HINT)
             key, user = found
             now = utcnow()
             if key.last_used_at is None or now - key.last_used_at >= TOUCH_INTERVAL:

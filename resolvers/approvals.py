@@ -74,7 +74,7 @@ async def approve_step(
                 tx,
                 approval,
                 status=status,
-                decided_by=ctx.principal.subject,
+                decided_by=ctx.principal.actor,
                 message=message,
                 modified_parameters=modified,
             )

@@ -146,7 +146,7 @@ def describe(error: BaseException) -> ErrorInfo:
             category="auth_error",
             code=UnauthenticatedError.code,
             message=str(error),
-            hint=UnauthenticatedError.hint,
+            hint=error.hint,
             headers={"WWW-Authenticate": WWW_AUTHENTICATE},
         )
     if isinstance(error, _UNREACHABLE):

@@ -45,7 +45,9 @@ class EventApproval:
     modified_parameters: JSON | None = strawberry.field(description="Changed parameters, if any.")
     on_timeout: str = strawberry.field(description="What happens at expiry.")
     expires_at: str | None = strawberry.field(description="ISO 8601 expiry time.")
-    decided_by: str | None = strawberry.field(description="Who answered.")
+    decided_by: str | None = strawberry.field(
+        description="Who answered: `user:<subject>` (as in the audit log), or `system:timeout`."
+    )
     decided_at: str | None = strawberry.field(description="ISO 8601 decision time.")
     message: str | None = strawberry.field(description="The approver's message.")
 

@@ -93,7 +93,9 @@ class ApprovalRequest:
     on_timeout: str = strawberry.field(
         description="What happens at expiry: reject, cancel or approve."
     )
-    decided_by: str | None = strawberry.field(description="Who answered (or system:timeout).")
+    decided_by: str | None = strawberry.field(
+        description="Who answered: `user:<subject>` (as in the audit log), or `system:timeout`."
+    )
     decision_message: str | None = strawberry.field(description="The approver's message.")
     created_at: datetime = strawberry.field(description="When it was asked.")
     expires_at: datetime = strawberry.field(description="When it expires unanswered.")

@@ -166,7 +166,7 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
             principal = await self.authenticator.from_http_headers(request.headers)
         except AuthenticationError as error:
             return Response(
-                graphql_error_body(str(error), "UNAUTHENTICATED"),
+                graphql_error_body(str(error), "UNAUTHENTICATED", hint=error.hint),
                 status_code=401,
                 media_type=media_type,
                 headers={"WWW-Authenticate": 'Bearer realm="agentwire"'},

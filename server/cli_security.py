@@ -78,12 +78,21 @@ def cmd_apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+LIST_HEADER = ("PREFIX", "ID", "NAME", "SCOPES", "STATE", "LAST USED")
+
+
 def cmd_apikey_list(settings: Settings, args: argparse.Namespace) -> int:
     keys = _run(settings, lambda s: list_api_keys(s, args.user))
+    rows = [LIST_HEADER]
     for key in keys:
         state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
         used = key.last_used_at.isoformat() if key.last_used_at else "never used"
-        print(f"{key.prefix}  {key.id}  {key.name}  {','.join(key.scopes)}  {state}  {used}")
+        rows.append((key.prefix, str(key.id), key.name, ",".join(key.scopes), state, used))
+    # A header line names the columns, even when the user has no key yet.
+    widths = [max(len(row[i]) for row in rows) for i in range(len(LIST_HEADER))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
     return 0
 
 

@@ -12,10 +12,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from auth.authenticate import API_KEY_HINT
 from tests.support.attacker import bearer, first_error, gql, ws_handshake_code
 from tests.support.live import TEST_JWT_SECRET, LiveServer
 
@@ -99,11 +101,28 @@ async def test_cli_api_key_lifecycle(server: LiveServer) -> None:
     assert response.json() == {"data": {"me": {"subject": user}}}
     code, listing, _ = await agentwire(server, "apikey", "list", "--user", user)
     assert code == 0 and key not in listing and "tasks:read  active" in listing
+    header, *rows = listing.splitlines()
+    assert header.split() == ["PREFIX", "ID", "NAME", "SCOPES", "STATE", "LAST", "USED"]
     prefix = key.split("_")[1]
+    assert [row.split()[0] for row in rows] == [prefix]
+    assert rows[0].index("tasks:read") == header.index("SCOPES")
     code, _, notes = await agentwire(server, "apikey", "revoke", prefix)
     assert code == 0, notes
     refused = await gql(server, ME, headers={"X-API-Key": key})
     assert first_error(refused) == ("UNAUTHENTICATED", "the API key is unknown or revoked")
+    # the hint speaks of API keys, not of tokens, on GraphQL and REST alike
+    assert refused.json()["errors"][0]["extensions"]["hint"] == API_KEY_HINT
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+        rest = await client.get("/api/agent/history", headers={"X-API-Key": key})
+    assert rest.status_code == 401
+    assert (
+        rest.json()["error"]["hint"]
+        == API_KEY_HINT
+        == (
+            "send an active API key ('X-API-Key: <key>'): `agentwire apikey list --user "
+            "<subject>` shows which keys are revoked, `agentwire apikey create` makes a new one"
+        )
+    )
     code, _, notes = await agentwire(server, "apikey", "revoke", prefix)
     assert (code, notes.strip()) == (2, f"error: API key {prefix} was already revoked")
 
