@@ -37,6 +37,7 @@ from resolvers.errors import DomainError
 from schema.build import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
+from schema.error_codes import VALIDATION_FAILED, annotate
 from schema.events import TaskEvent
 from schema.extensions import INTERNAL_MESSAGE
 from subscriptions.envelope import Event
@@ -112,6 +113,8 @@ class SubscriptionPlanner:
         except GraphQLError as error:
             raise DocumentSyntaxError(error.message) from error
         errors = validate(self.schema, document, self._rules)
+        # The same codes and hints as over HTTP (schema/error_codes.py).
+        annotate(errors, VALIDATION_FAILED)
         result: DocumentNode | list[GraphQLError] = errors if errors else document
         self._documents[query] = result
         if len(self._documents) > DOCUMENT_CACHE_SIZE:

@@ -3,12 +3,13 @@ or the code of the limit that refused it, and always a hint."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from schema.build import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
-from tests.support.attacker import bearer, gql
+from tests.support.attacker import bearer, gql, next_frame, ws_init
 from tests.support.live import LiveServer
 
 
@@ -81,3 +82,22 @@ async def test_a_document_too_deep_is_refused_with_its_code_and_hint(server: Liv
         }
     ]
     assert deep[0]["message"] == f"'anonymous' exceeds maximum operation depth of {MAX_DEPTH}"
+
+
+async def test_a_socket_gets_the_same_codes_and_hints(server: LiveServer) -> None:
+    socket = await ws_init(server, {"authorization": f"Bearer {server.token()}"})
+    try:
+        assert (await next_frame(socket))["type"] == "connection_ack"
+        answers = []
+        for index, (document, message, code, hint) in enumerate(CASES[1:4:2]):
+            subscribe = {"id": str(index), "type": "subscribe", "payload": {"query": document}}
+            await socket.send(json.dumps(subscribe))
+            frame = await next_frame(socket)
+            answers.append((frame["type"], frame["payload"], (message, code, hint)))
+        for kind, payload, (message, code, hint) in answers:
+            assert kind == "error"
+            assert [(e["message"], e["extensions"]) for e in payload] == [
+                (message, {"code": code, "hint": hint})
+            ]
+    finally:
+        await socket.close()
