@@ -77,6 +77,21 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Executor(Base):
+    """An execution engine's declaration: its actions, their parameter schemas and how far
+    each can be undone. Owned by the user whose worker key first registered it."""
+
+    __tablename__ = "executors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    actions: Mapped[list[Any]] = mapped_column(default=list)
+    # Bumped on every re-registration: compiled schemas are cached per (name, version).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApiSession(Base):
     __tablename__ = "api_sessions"
 

@@ -1,107 +1,76 @@
-"""The built-in executor: `wait`, `note` and `fail` steps, planned from the task or its context."""
+"""The built-in executor: `wait`, `note`, `announce` and `fail` steps, planned from the task
+or its context."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from engine.actions import ActionSpec, check_params, parse_steps
 from engine.executor import (
-    PlanError,
-    Reversibility,
     StepContext,
     StepFailedError,
     StepOutcome,
     StepSpec,
 )
 
-MAX_STEPS = 100
 MAX_WAIT_MS = 600_000
 PROGRESS_REPORTS = 5
-STEP_KEYS = {"name", "action", "params", "requiresApproval", "description"}
-REVERSIBILITY: dict[str, Reversibility] = {
-    "wait": "reversible",
-    "note": "reversible",
-    "fail": "irreversible",
+
+# The built-in actions, declared exactly as a remote executor declares its own.
+ACTIONS: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec(
+            "wait",
+            {
+                "type": "object",
+                "properties": {"ms": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_MS}},
+            },
+            "reversible",
+            "Waits `ms` milliseconds (default 1000), reporting progress.",
+        ),
+        ActionSpec(
+            "note",
+            {
+                "type": "object",
+                "properties": {"key": {"type": "string", "minLength": 1, "maxLength": 200}},
+                "required": ["key", "value"],
+            },
+            "reversible",
+            "Stores `value` as the task's artifact `key`; undo restores the previous value.",
+        ),
+        ActionSpec(
+            "announce",
+            {
+                "type": "object",
+                "properties": {"message": {"type": "string", "minLength": 1, "maxLength": 2000}},
+                "required": ["message"],
+            },
+            "irreversible",
+            "Publishes `message` in the task's log as sent to the outside world: it "
+            "completes, but cannot be taken back, so undo refuses it.",
+        ),
+        ActionSpec(
+            "fail",
+            {"type": "object", "properties": {"message": {"type": "string"}}},
+            "irreversible",
+            "Fails the step with `message`.",
+        ),
+    )
 }
 
 
-def _check_params(action: str, params: dict[str, Any], where: str) -> None:
-    if action == "wait":
-        ms = params.get("ms", 1000)
-        if isinstance(ms, bool) or not isinstance(ms, int | float) or not 0 <= ms <= MAX_WAIT_MS:
-            raise PlanError(
-                f"{where}.params.ms must be a number from 0 to {MAX_WAIT_MS}", field=where
-            )
-    elif action == "note":
-        key = params.get("key")
-        if not isinstance(key, str) or not key or len(key) > 200:
-            raise PlanError(
-                f"{where}.params.key must be a non-empty string of at most 200 characters",
-                field=where,
-            )
-        if "value" not in params:
-            raise PlanError(f"{where}.params.value is required for a note step", field=where)
-    elif action == "fail":
-        message = params.get("message", "step failed")
-        if not isinstance(message, str):
-            raise PlanError(f"{where}.params.message must be a string", field=where)
-
-
 class BuiltinExecutor:
-    """Runs the three built-in actions in-process."""
+    """Runs the built-in actions in-process."""
 
     name = "builtin"
-    actions = ("wait", "note", "fail")
+    actions = ACTIONS
 
     def plan(self, task: str, context: dict[str, Any]) -> list[StepSpec]:
         if "steps" not in context:
             return self._plan_from_text(task)
-        raw_steps = context["steps"]
-        if not isinstance(raw_steps, list) or not raw_steps:
-            raise PlanError(
-                "context.steps must be a non-empty list of steps", field="context.steps"
-            )
-        if len(raw_steps) > MAX_STEPS:
-            raise PlanError(f"context.steps has more than {MAX_STEPS} steps", field="context.steps")
-        return [self._parse_step(raw, index) for index, raw in enumerate(raw_steps)]
-
-    def _parse_step(self, raw: object, index: int) -> StepSpec:
-        where = f"context.steps[{index}]"
-        if not isinstance(raw, dict):
-            raise PlanError(f"{where} must be an object", field=where)
-        unknown = set(raw) - STEP_KEYS
-        if unknown:
-            raise PlanError(f"{where} has unknown keys: {', '.join(sorted(unknown))}", field=where)
-        action = raw.get("action")
-        if action not in self.actions:
-            raise PlanError(
-                f"{where}.action {action!r} is not a known action; use one of "
-                + ", ".join(self.actions),
-                field=where,
-            )
-        name = raw.get("name", action)
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise PlanError(
-                f"{where}.name must be a non-empty string of at most 200 characters", field=where
-            )
-        params = raw.get("params", {})
-        if not isinstance(params, dict):
-            raise PlanError(f"{where}.params must be an object", field=where)
-        requires_approval = raw.get("requiresApproval", False)
-        if not isinstance(requires_approval, bool):
-            raise PlanError(f"{where}.requiresApproval must be true or false", field=where)
-        description = raw.get("description")
-        if description is not None and not isinstance(description, str):
-            raise PlanError(f"{where}.description must be a string", field=where)
-        _check_params(action, params, where)
-        return StepSpec(
-            name=name.strip(),
-            action=action,
-            params=params,
-            requires_approval=requires_approval,
-            description=description,
-            reversibility=REVERSIBILITY[action],
-        )
+        return parse_steps(context["steps"], self.actions)
 
     def _plan_from_text(self, task: str) -> list[StepSpec]:
         """A short plan of waits: one per sentence-like part of the text, at most three."""
@@ -119,8 +88,7 @@ class BuiltinExecutor:
     async def run_step(
         self, step: StepSpec, params: dict[str, Any], ctx: StepContext
     ) -> StepOutcome:
-        where = f"step {step.name!r}"
-        _check_params(step.action, params, where)
+        check_params(self.actions[step.action], params, where="params")
         if step.action == "wait":
             total_ms = float(params.get("ms", 1000))
             for report in range(1, PROGRESS_REPORTS + 1):
@@ -140,6 +108,10 @@ class BuiltinExecutor:
                 result={"key": key, "value": value},
                 rollback={"key": key, "existed": existed, "previous": previous},
             )
+        if step.action == "announce":
+            await ctx.checkpoint()
+            await ctx.log(f"announced: {params['message']}")
+            return StepOutcome(result={"announced": params["message"]}, rollback=None)
         raise StepFailedError(str(params.get("message", "step failed")))
 
     async def rollback_step(

@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
@@ -19,6 +19,7 @@ from db.engine import write_session
 from db.models import Task, utcnow
 from db.repositories.steps import steps_of_task
 from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_expired_lease
+from engine.actions import ActionSpec
 from engine.builtin import BuiltinExecutor
 from engine.executor import Executor
 from engine.gate import ApprovalGate
@@ -63,6 +64,10 @@ class Engine:
         self.lease_seconds = lease_seconds
         self.progress_interval = progress_interval
         self.executors: dict[str, Executor] = {e.name: e for e in executors or [BuiltinExecutor()]}
+        # What submit validates plans against for the executors that live in code.
+        self.declared_executors: dict[str, Mapping[str, ActionSpec]] = {
+            name: e.actions for name, e in self.executors.items()
+        }
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.runner = TaskRunner(self)
         self.gate = ApprovalGate(self)
@@ -131,6 +136,7 @@ class Engine:
             limits=self.limits,
             owner=self.instance_id,
             lease_seconds=self.lease_seconds,
+            executors=list(self.executors),
         )
         if events:
             await self.bus.publish(events)

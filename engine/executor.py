@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:  # engine.actions imports this module
+    from engine.actions import ActionSpec
 
 Reversibility = Literal["reversible", "compensatable", "irreversible"]
 
@@ -85,6 +89,10 @@ class Executor(Protocol):
     """Plans a task into steps, runs each step, and rolls a step back."""
 
     name: str
+
+    @property
+    def actions(self) -> Mapping[str, ActionSpec]:
+        """The declared actions by name: plans and changed parameters are checked against them."""
 
     def plan(self, task: str, context: dict[str, Any]) -> list[StepSpec]:
         """The steps of a task; raises `PlanError` for a task that cannot run."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -50,8 +51,10 @@ async def claim_tasks(
     limits: Limits,
     owner: str,
     lease_seconds: float,
+    executors: Collection[str],
 ) -> tuple[list[uuid.UUID], list[Event]]:
-    """Move the next eligible tasks to `running` under a lease owned by `owner`."""
+    """Move the next eligible tasks of `executors` to `running` under a lease owned by
+    `owner`; tasks of other executors wait for their own engines."""
     async with sessions() as session:
         async with session.begin():
             await claim_write_lock(session)
@@ -59,7 +62,9 @@ async def claim_tasks(
             running, per_user = await running_counts(session)
             if running >= limits.max_running:
                 return [], []
-            candidates = list(await lock_pending_candidates(session, limit=CANDIDATE_WINDOW))
+            candidates = list(
+                await lock_pending_candidates(session, limit=CANDIDATE_WINDOW, executors=executors)
+            )
             chosen = choose(candidates, running=running, per_user=per_user, limits=limits)
             expires_at = utcnow() + timedelta(seconds=lease_seconds)
             transactions: list[TaskTransaction] = []

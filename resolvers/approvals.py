@@ -6,14 +6,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from db.models import ApprovalRequest, Task, utcnow
 from db.repositories.audit import record_audit
-from db.repositories.steps import approvals_for_user, get_approval
+from db.repositories.steps import approvals_for_user, get_approval, get_step
 from engine.approvals import Decision, record_decision
 from engine.journal import TaskMissingError
 from resolvers.access import hidden, not_found, visible
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
+from resolvers.executors import check_modified_parameters
 from resolvers.limits import authorize
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
 
@@ -64,6 +67,8 @@ async def approve_step(
                     hint="use an id from Task.approvals or the approval_request event",
                 )
             check_pending(approval)
+            if modified is not None:
+                await check_step_parameters(ctx, tx.session, tx.task, approval, modified)
             approval.batch_id = batch_id
             status: Decision = (
                 "rejected"
@@ -97,6 +102,21 @@ async def approve_step(
         raise not_found(task_id) from error
     ctx.engine.approval_decided(answer.approval_id)
     return task
+
+
+async def check_step_parameters(
+    ctx: RequestContext,
+    session: AsyncSession,
+    task: Task,
+    approval: ApprovalRequest,
+    parameters: dict[str, Any],
+) -> None:
+    """Changed parameters must satisfy the step action's declared schema."""
+    step = await get_step(session, approval.step_id)
+    if step is not None:
+        await check_modified_parameters(
+            ctx, executor=task.executor, action=step.action, parameters=parameters
+        )
 
 
 def check_pending(approval: ApprovalRequest) -> None:

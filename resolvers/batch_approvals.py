@@ -9,7 +9,13 @@ from db.models import Task
 from db.repositories.steps import get_approval
 from db.repositories.tasks import get_task
 from resolvers.access import hidden, not_found, visible
-from resolvers.approvals import ApprovalAnswer, approve_step, check_pending, validate_answer
+from resolvers.approvals import (
+    ApprovalAnswer,
+    approve_step,
+    check_pending,
+    check_step_parameters,
+    validate_answer,
+)
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, DomainError, NotFoundError, ValidationFailedError
 from resolvers.limits import require_scope
@@ -55,10 +61,9 @@ async def approve_batch(ctx: RequestContext, *, items: list[BatchItem]) -> list[
 
 
 async def _check_all(ctx: RequestContext, items: list[BatchItem]) -> None:
-    for item in items:
-        validate_answer(item.answer)
+    modified = [validate_answer(item.answer)[1] for item in items]
     async with ctx.sessions() as session:
-        for item in items:
+        for item, parameters in zip(items, modified, strict=True):
             task = await get_task(session, item.task_id)
             if task is None:
                 raise not_found(item.task_id)
@@ -71,3 +76,5 @@ async def _check_all(ctx: RequestContext, items: list[BatchItem]) -> None:
                     hint="use an id from Task.approvals or the approval_request event",
                 )
             check_pending(approval)
+            if parameters is not None:
+                await check_step_parameters(ctx, session, task, approval, parameters)

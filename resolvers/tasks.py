@@ -13,12 +13,14 @@ from db.models import Task, TaskStep
 from db.repositories import tasks as task_queries
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids
+from engine.actions import parse_steps
 from engine.approvals import ON_REJECT_VALUES, ON_TIMEOUT_VALUES, cancel_everything
-from engine.executor import PlanError
+from engine.executor import PlanError, StepSpec
 from engine.journal import TaskMissingError, TaskTransaction
 from resolvers.access import hidden, load_visible_task, not_found, visible
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
+from resolvers.executors import actions_of, executor_name_of
 from resolvers.limits import authorize
 from resolvers.validation import (
     MAX_CONTEXT_BYTES,
@@ -72,6 +74,34 @@ def _check_policies(context: dict[str, Any]) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    name: str
+    plan: list[StepSpec]
+
+
+async def plan_of(ctx: RequestContext, text: str, context: dict[str, Any]) -> Planned:
+    """The task's plan from its executor (`context.executor`, default builtin): an in-process
+    executor plans it; a registered one takes `context.steps` checked against its declared
+    actions, or starts with no steps for its worker to plan."""
+    name = executor_name_of(context)
+    try:
+        in_process = ctx.engine.executors.get(name)
+        if in_process is not None:
+            return Planned(name, in_process.plan(text, context))
+        actions = await actions_of(ctx, name)
+        if actions is None:
+            raise ValidationFailedError(
+                f"context.executor {name!r} is not a registered executor",
+                field="context.executor",
+                hint="register it first (POST /api/worker/executors) or leave it out for "
+                "the built-in executor",
+            )
+        return Planned(name, parse_steps(context["steps"], actions) if "steps" in context else [])
+    except PlanError as error:
+        raise ValidationFailedError(str(error), field=error.field or "context") from error
+
+
 async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitted:
     """Validate, store the task `pending` with its planned steps, and queue it.
 
@@ -89,11 +119,8 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
     context = check_json_object(data.context, field="context", max_bytes=MAX_CONTEXT_BYTES)
     priority = check_priority(data.priority)
     _check_policies(context)
-    executor = ctx.engine.executors["builtin"]
-    try:
-        plan = executor.plan(text, context)
-    except PlanError as error:
-        raise ValidationFailedError(str(error), field=error.field or "context") from error
+    executor = await plan_of(ctx, text, context)
+    plan = executor.plan
 
     if idempotency_key:
         async with ctx.sessions() as session:

@@ -20,6 +20,7 @@ from rest_compat.legacy_ws import serve_legacy_socket
 from rest_compat.openapi import build_document
 from rest_compat.routes_events import POLL_OPERATION, stream_operation
 from rest_compat.routes_tasks import OPERATIONS as TASK_OPERATIONS
+from rest_compat.routes_worker import OPERATIONS as WORKER_OPERATIONS
 from rest_compat.routing import Dependencies, Operation, build_routes
 
 
@@ -31,7 +32,12 @@ def api_version() -> str:
 
 
 def operations(*, heartbeat_seconds: float) -> tuple[Operation, ...]:
-    return (*TASK_OPERATIONS, POLL_OPERATION, stream_operation(heartbeat_seconds))
+    return (
+        *TASK_OPERATIONS,
+        POLL_OPERATION,
+        stream_operation(heartbeat_seconds),
+        *WORKER_OPERATIONS,
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

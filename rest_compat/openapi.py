@@ -230,6 +230,10 @@ def build_document(operations: tuple[Operation, ...], *, version: str) -> dict[s
         "tags": [
             {"name": "tasks", "description": "Submit, read, approve, undo, cancel, list."},
             {"name": "events", "description": "Polling and Server-Sent Events fallbacks."},
+            {
+                "name": "worker",
+                "description": "For execution engines, with a `worker` API key (docs/workers.md).",
+            },
         ],
         "security": [{"bearerAuth": []}, {"apiKey": []}],
         "paths": paths,

@@ -7,11 +7,13 @@ from strawberry.scalars import JSON
 
 from resolvers import approvals as approval_resolvers
 from resolvers import batch_approvals as batch_resolvers
+from resolvers import executors as executor_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
 from resolvers.validation import parse_id
 from schema.context import Info
 from schema.types import Task
+from schema.worker import Executor, RegisterExecutorInput
 
 
 @strawberry.input(description="A new task.")
@@ -119,3 +121,16 @@ class Mutation:
             info.context.resolver_context(), task_id=parse_id(task_id, field="taskId")
         )
         return Task.from_model(task)
+
+    @strawberry.mutation(
+        description="Declare (or replace) an executor's actions; needs a `worker` API key. "
+        "Plans naming it with context.executor are checked against the declared schemas."
+    )
+    async def register_executor(self, info: Info, input: RegisterExecutorInput) -> Executor:
+        row = await executor_resolvers.register_executor(
+            info.context.resolver_context(),
+            data=executor_resolvers.ExecutorInput(
+                name=input.name, actions=[a.declaration() for a in input.actions]
+            ),
+        )
+        return Executor.from_model(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -143,11 +143,14 @@ async def running_counts(session: AsyncSession) -> tuple[int, dict[uuid.UUID, in
     return sum(per_user.values()), per_user
 
 
-async def lock_pending_candidates(session: AsyncSession, *, limit: int) -> Sequence[Task]:
-    """Pending tasks in queue order, locked; rows another transaction holds are skipped."""
+async def lock_pending_candidates(
+    session: AsyncSession, *, limit: int, executors: Collection[str]
+) -> Sequence[Task]:
+    """Pending tasks of `executors` in queue order, locked; rows another transaction holds
+    are skipped."""
     result = await session.execute(
         select(Task)
-        .where(Task.status == "pending")
+        .where(Task.status == "pending", Task.executor.in_(list(executors)))
         .order_by(Task.priority.desc(), Task.created_at, Task.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

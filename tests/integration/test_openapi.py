@@ -66,6 +66,7 @@ async def test_every_route_is_documented_and_every_documented_route_exists(
         ("post", "/api/agent/{taskId}/undo"),
         ("get", "/api/agent/{taskId}/events"),
         ("get", "/api/agent/{taskId}/stream"),
+        ("post", "/api/worker/executors"),
     }
 
 

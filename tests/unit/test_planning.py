@@ -45,13 +45,31 @@ def test_explicit_steps_keep_order_params_and_gates(executor: BuiltinExecutor) -
         ([], "context.steps must be a non-empty list"),
         ("nope", "context.steps must be a non-empty list"),
         ([{"action": "launch"}], "context.steps[0].action 'launch' is not a known action"),
-        ([{"action": "wait", "params": {"ms": -1}}], "context.steps[0].params.ms must be a number"),
+        (
+            [{"action": "wait", "params": {"ms": -1}}],
+            "context.steps[0].params.ms is invalid for action 'wait': "
+            "-1 is less than the minimum of 0",
+        ),
         (
             [{"action": "wait", "params": {"ms": True}}],
-            "context.steps[0].params.ms must be a number",
+            "context.steps[0].params.ms is invalid for action 'wait': True is not of type 'number'",
         ),
-        ([{"action": "note", "params": {"value": 1}}], "context.steps[0].params.key must be"),
-        ([{"action": "note", "params": {"key": "k"}}], "context.steps[0].params.value is required"),
+        (
+            [{"action": "note", "params": {"value": 1}}],
+            "context.steps[0].params.key is required by action 'note'",
+        ),
+        (
+            [{"action": "note", "params": {"key": "", "value": 1}}],
+            "context.steps[0].params.key is invalid for action 'note': '' should be non-empty",
+        ),
+        (
+            [{"action": "note", "params": {"key": "k"}}],
+            "context.steps[0].params.value is required by action 'note'",
+        ),
+        (
+            [{"action": "announce", "params": {}}],
+            "context.steps[0].params.message is required by action 'announce'",
+        ),
         ([{"action": "wait", "requiresApproval": "yes"}], "requiresApproval must be true or false"),
         ([{"action": "wait", "colour": "red"}], "context.steps[0] has unknown keys: colour"),
         ([{"action": "wait", "name": ""}], "context.steps[0].name must be a non-empty string"),
@@ -65,3 +83,16 @@ def test_bad_step_specs_are_refused_with_the_field_named(
     with pytest.raises(PlanError) as error:
         executor.plan("x", {"steps": steps})
     assert message in str(error.value)
+
+
+def test_every_built_in_action_declares_a_draft_2020_12_schema(executor: BuiltinExecutor) -> None:
+    from jsonschema import Draft202012Validator
+
+    for action in executor.actions.values():
+        Draft202012Validator.check_schema(action.parameter_schema)
+    assert {a: s.reversibility for a, s in executor.actions.items()} == {
+        "wait": "reversible",
+        "note": "reversible",
+        "announce": "irreversible",
+        "fail": "irreversible",
+    }
