@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from db.engine import write_session
@@ -28,6 +29,16 @@ _ACTION_KEYS = {"name", "parameterSchema", "reversibility", "description"}
 # bumps the version, so a stale entry is never used; bounded so names cannot grow memory.
 _COMPILED: dict[tuple[str, int], dict[str, ActionSpec]] = {}
 _COMPILED_LIMIT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredExecutor:
+    """What registration answers: the declaration as stored."""
+
+    name: str
+    version: int
+    actions: list[dict[str, Any]]
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +107,7 @@ def parse_actions(raw: Any) -> list[ActionSpec]:
     return list(specs.values())
 
 
-async def register_executor(ctx: RequestContext, *, data: ExecutorInput) -> Executor:
+async def register_executor(ctx: RequestContext, *, data: ExecutorInput) -> RegisteredExecutor:
     """Create or replace an executor's declaration. The first worker key's user owns the
     name; another user's key, or a built-in name, is refused with 409."""
     require_worker(ctx)
@@ -130,7 +141,7 @@ async def register_executor(ctx: RequestContext, *, data: ExecutorInput) -> Exec
             details={"version": row.version, "actions": [s.name for s in specs]},
             request_id=ctx.request_id,
         )
-    return row
+    return RegisteredExecutor(row.name, row.version, list(row.actions), row.updated_at)
 
 
 def compiled_actions(row: Executor) -> dict[str, ActionSpec]:

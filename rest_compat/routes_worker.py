@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import Field
 from starlette.responses import Response
 
-from db.models import Executor
 from resolvers import executors as executor_resolvers
 from rest_compat.bodies import Body
 from rest_compat.envelope import success
@@ -58,7 +57,7 @@ class ExecutorJson(View):
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, row: Executor) -> ExecutorJson:
+    def of(cls, row: executor_resolvers.RegisteredExecutor) -> ExecutorJson:
         return cls(
             name=row.name,
             version=row.version,

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from db import models
+from resolvers.executors import RegisteredExecutor
 from schema.scalars import Reversibility
 
 
@@ -47,7 +47,7 @@ class Executor:
     updated_at: datetime = strawberry.field(description="When it was last registered.")
 
     @classmethod
-    def from_model(cls, row: models.Executor) -> Executor:
+    def from_model(cls, row: RegisteredExecutor) -> Executor:
         return cls(
             name=row.name,
             version=row.version,
