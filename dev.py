@@ -2,7 +2,7 @@
 """Set up a virtual environment from the project's own files, then serve or test.
 
     python3 dev.py serve   # the server on the embedded default (SQLite + in-process bus)
-    python3 dev.py test    # ruff, mypy, the import-layer contract and the whole pytest suite
+    python3 dev.py test    # ruff, mypy, the import-layer contract, the TypeScript SDK checks, pytest
 
 Needs only Python 3.11+ and git. The environment lives in .venv and is
 reinstalled only when pyproject.toml changes. The browser tests drive Debian's
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -86,7 +87,29 @@ def test(args: list[str]) -> int:
         )
         if run(*check) != 0:
             return 1
+    if typescript_checks() != 0:
+        return 1
     return run(str(PYTHON), "-m", "pytest", *args)
+
+
+def typescript_checks() -> int:
+    """The TypeScript SDK: install from the lock, generated types, types, tests, build."""
+    sdk = ROOT / "clients" / "typescript"
+    npm = shutil.which("npm")
+    if npm is None:
+        print("npm was not found: the TypeScript SDK checks need Node.js 20+ and npm", flush=True)
+        return 1
+    for script in (
+        ("ci", "--no-audit", "--no-fund"),
+        ("run", "codegen:check"),
+        ("run", "typecheck"),
+        ("test",),
+        ("run", "build"),
+    ):
+        print("$ npm", " ".join(script), f"(in {sdk.relative_to(ROOT)})", flush=True)
+        if subprocess.run([npm, *script], cwd=sdk).returncode != 0:
+            return 1
+    return 0
 
 
 def main() -> int:
