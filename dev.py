@@ -2,7 +2,7 @@
 """Set up a virtual environment from the project's own files, then serve or test.
 
     python3 dev.py serve   # the server on the embedded default (SQLite + in-process bus)
-    python3 dev.py test    # ruff, mypy, the import-layer contract, the TypeScript SDK checks, pytest
+    python3 dev.py test    # ruff, mypy, import layers, the TypeScript SDK checks, pytest
 
 Needs only Python 3.11+ and git. The environment lives in .venv and is
 reinstalled only when pyproject.toml changes. The browser tests drive Debian's

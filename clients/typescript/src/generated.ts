@@ -4,6 +4,13 @@
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+export interface ActionDeclarationInput {
+  name: string;
+  parameterSchema: JsonValue;
+  reversibility: Reversibility;
+  description?: string | null;
+}
+
 export type ApprovalStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'MODIFIED' | 'EXPIRED' | 'CANCELLED';
 
 export interface ApproveBatchInput {
@@ -19,6 +26,11 @@ export interface ApproveInput {
 }
 
 export type EventPriority = 'CRITICAL' | 'NORMAL' | 'LOW';
+
+export interface RegisterExecutorInput {
+  name: string;
+  actions: Array<ActionDeclarationInput>;
+}
 
 export type Reversibility = 'REVERSIBLE' | 'COMPENSATABLE' | 'IRREVERSIBLE';
 
@@ -471,6 +483,21 @@ export type MyTaskUpdatesResult = {
       estimatedWaitTime: number | null;
       resumeAfter: number | null;
     };
+  };
+};
+
+export const RegisterExecutorDocument = "mutation RegisterExecutor($input: RegisterExecutorInput!) {\n  registerExecutor(input: $input) {\n    name\n    version\n    actions\n    updatedAt\n  }\n}";
+
+export interface RegisterExecutorVariables {
+  input: RegisterExecutorInput;
+}
+
+export type RegisterExecutorResult = {
+  registerExecutor: {
+    name: string;
+    version: number;
+    actions: JsonValue;
+    updatedAt: string;
   };
 };
 

@@ -142,9 +142,9 @@ describe('resilience', () => {
     const seen: TaskEvent[] = [];
     watch.on('event', (e) => seen.push(e));
     await until(() => watch.status === 'polling', 'the poll fallback');
-    await until(() => watch.state?.pendingApproval?.stepId === watch.state?.steps[0]?.id, 'the first approval by polling');
+    await until(() => !!watch.state?.pendingApproval && watch.state.pendingApproval.stepId === watch.state.steps[0]?.id, 'the first approval by polling');
     await client.approve({ taskId: submitted.id, approvalId: watch.state!.pendingApproval!.id, approved: true });
-    await until(() => watch.state?.steps[0]?.status === 'COMPLETED' && watch.state?.pendingApproval !== null, 'the second approval by polling');
+    await until(() => watch.state?.steps[0]?.status === 'COMPLETED' && !!watch.state.pendingApproval, 'the second approval by polling');
     accept = true;
     await until(() => watch.status === 'open', 'the socket to come back');
     await client.approve({ taskId: submitted.id, approvalId: watch.state!.pendingApproval!.id, approved: true });
