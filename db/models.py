@@ -139,6 +139,10 @@ class Task(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A worker's lease (issue 12): the secret its writes carry, and the last write sequence
+    # applied under it, so a retried write is acknowledged without being applied twice.
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    lease_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -201,6 +205,8 @@ class ApprovalRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A worker's own key for the request: a repeat with it returns this request.
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
 
 
 class TaskEvent(Base):

@@ -56,7 +56,9 @@ class Engine:
         lease_seconds: float,
         progress_interval: float,
         executors: list[Executor] | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
+        self.max_attempts = max_attempts
         self.sessions = sessions
         self.bus = bus
         self.limits = limits
@@ -130,7 +132,7 @@ class Engine:
     async def _tick(self, *, renew: bool) -> None:
         if renew:
             await self._renew_leases()
-            await self._recover_expired()
+            await self.recover_expired()
         claimed, events = await claim_tasks(
             self.sessions,
             limits=self.limits,
@@ -189,8 +191,10 @@ class Engine:
             async with write_session(self.sessions) as session:
                 await renew_lease(session, task_ids, owner=self.instance_id, expires_at=utcnow())
 
-    async def _recover_expired(self) -> None:
-        """Tasks whose runner vanished (a crash, a stop) go back to the queue, or fail."""
+    async def recover_expired(self) -> None:
+        """Tasks whose runner vanished (a crash, a stop, a worker whose lease lapsed) go back
+        to the queue, or fail; also called before a worker's claim, so API-only instances
+        (no scheduler loop) recover too."""
         async with self.sessions() as session:
             expired = await tasks_with_expired_lease(session, utcnow())
         for task_id in expired:
@@ -205,7 +209,9 @@ class Engine:
                 await self._requeue(tx)
 
     async def _requeue(self, tx: TaskTransaction) -> None:
-        if tx.task.attempts >= MAX_ATTEMPTS:
+        # The old lease token fences nothing in any more: the next claim issues a new one.
+        tx.task.lease_token = None
+        if tx.task.attempts >= self.max_attempts:
             tx.task.error = {
                 "code": "LEASE_EXPIRED",
                 "message": "the task's runner stopped answering too often",
@@ -223,7 +229,14 @@ class Engine:
                     progress=0.0,
                     message="restarting after the runner stopped",
                 )
+        owner = tx.task.lease_owner or "the runner"
         tx.task.lease_owner = None
+        reason = {
+            "code": "LEASE_EXPIRED",
+            "message": f"the lease of {owner} expired; the task goes back to the queue "
+            f"(attempt {tx.task.attempts} of {self.max_attempts})",
+        }
+        tx.emit(EventType.ERROR, message=reason["message"], error=reason)
         tx.set_status("pending", message="requeued after the runner stopped")
         self.wake()
 

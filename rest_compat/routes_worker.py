@@ -9,8 +9,11 @@ from pydantic import Field
 from starlette.responses import Response
 
 from resolvers import executors as executor_resolvers
+from resolvers import worker as worker_resolvers
+from resolvers.validation import parse_id
 from rest_compat.bodies import Body
 from rest_compat.envelope import success
+from rest_compat.inputs import Param
 from rest_compat.routing import Call, Operation, Reply
 from rest_compat.views import Timestamp, View, iso
 
@@ -82,6 +85,323 @@ async def register(call: Call) -> Response:
     return success(ExecutorData(executor=ExecutorJson.of(row)).dump())
 
 
+TASK_ID = Param(
+    "taskId", "path", {"type": "string", "format": "uuid"}, "The task id.", required=True
+)
+STEP_ID = Param(
+    "stepId", "path", {"type": "string", "format": "uuid"}, "The step id.", required=True
+)
+LEASE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+
+
+class ClaimBody(Body):
+    """What this worker can run, and for how long it takes a lease."""
+
+    executors: list[str] = Field(description="Executor names.", examples=[["builtin"]])
+    lease_seconds: float | None = Field(
+        default=None, description="5 to 300 (default 30).", json_schema_extra={"minimum": 5}
+    )
+    wait: float | None = Field(
+        default=None, description="Seconds to wait for a task, 0 to 30 (default 0)."
+    )
+
+
+class HeartbeatBody(Body):
+    """Renew the lease."""
+
+    lease_token: str
+    lease_seconds: float | None = Field(default=None, description="5 to 300 (default 30).")
+
+
+class LeasedBody(Body):
+    """Every write carries the lease token and the next sequence number (1, 2, 3 ...)."""
+
+    lease_token: str = Field(description="The token the claim returned.")
+    sequence: int = Field(description="One more than this lease's previous write.")
+
+
+class ProgressBody(LeasedBody):
+    progress: float = Field(description="0 to 1.")
+    message: str | None = None
+
+
+class LogBody(LeasedBody):
+    level: str = Field(default="info", description="debug, info, warning or error.")
+    message: str = Field(description="At most 4000 characters.")
+
+
+class CompleteStepBody(LeasedBody):
+    result: Any = None
+    rollback: dict[str, Any] | None = Field(
+        default=None, description="What undo needs to roll the step back."
+    )
+
+
+class FailBody(LeasedBody):
+    error: dict[str, Any] = Field(
+        description="`{code, message}`; code `CANCELLED` acknowledges a cancel."
+    )
+
+
+class PlanBody(LeasedBody):
+    steps: list[Any] = Field(description="Steps to append, as in `context.steps`.")
+
+
+class ApprovalRequestBody(LeasedBody):
+    step_id: str
+    prompt: str
+    parameters: dict[str, Any] | None = None
+    timeout_seconds: float | None = None
+    on_timeout: str | None = Field(default=None, description="reject, cancel or approve.")
+    dedupe_key: str | None = Field(
+        default=None, description="A repeat with the same key returns the existing request."
+    )
+
+
+class CompleteTaskBody(LeasedBody):
+    result: Any = None
+
+
+class ClaimedStep(View):
+    id: str
+    position: int
+    name: str
+    action: str
+    params: dict[str, Any]
+    requires_approval: bool
+    reversibility: str
+    status: str
+    result: Any = None
+
+
+class ClaimedTask(View):
+    id: str
+    task: str
+    context: dict[str, Any]
+    executor: str
+    priority: int
+    attempts: int
+
+
+class ClaimData(View):
+    """A claimed task under a new lease."""
+
+    task: ClaimedTask
+    lease_token: str
+    lease_expires_at: Timestamp
+    steps: list[ClaimedStep] = Field(description="Every step with its status: skip the done ones.")
+
+
+class SignalsData(View):
+    """What the worker must act on."""
+
+    lease_expires_at: Timestamp
+    status: str
+    cancel: dict[str, Any] | None = Field(description="`{mode}` when the task is cancelled.")
+    approvals: list[dict[str, Any]] = Field(description="Every approval request and its state.")
+
+
+class AckData(View):
+    """A write's answer; `applied` is false for a retried sequence (nothing changed)."""
+
+    applied: bool
+    sequence: int | None
+    step: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] | None = None
+    approval: dict[str, Any] | None = None
+
+
+def ack(result: worker_resolvers.Ack) -> Response:
+    return success(AckData(applied=result.applied, sequence=result.sequence, **result.data).dump())
+
+
+async def claim(call: Call) -> Response:
+    body: ClaimBody = call.body
+    claimed = await worker_resolvers.claim(
+        call.ctx, executors=body.executors, lease_seconds=body.lease_seconds, wait=body.wait
+    )
+    if claimed is None:
+        return Response(status_code=204)
+    task = claimed.task
+    data = ClaimData(
+        task=ClaimedTask(
+            id=str(task.id),
+            task=task.task,
+            context=task.context,
+            executor=task.executor,
+            priority=task.priority,
+            attempts=task.attempts,
+        ),
+        lease_token=claimed.token,
+        lease_expires_at=iso(claimed.expires_at) or "",
+        steps=[
+            ClaimedStep(
+                id=str(s.id),
+                position=s.position,
+                name=s.name,
+                action=s.action,
+                params=s.params,
+                requires_approval=s.requires_approval,
+                reversibility=s.reversibility,
+                status=s.status,
+                result=s.result,
+            )
+            for s in claimed.steps
+        ],
+    )
+    return success(data.dump())
+
+
+async def heartbeat(call: Call) -> Response:
+    body: HeartbeatBody = call.body
+    signals = await worker_resolvers.heartbeat(
+        call.ctx,
+        task_id=call.params["taskId"],
+        token=body.lease_token,
+        lease_seconds=body.lease_seconds,
+    )
+    data = SignalsData(
+        lease_expires_at=iso(signals.lease_expires_at) or "",
+        status=signals.status,
+        cancel=signals.cancel,
+        approvals=signals.approvals,
+    )
+    return success(data.dump())
+
+
+def _lease(call: Call) -> dict[str, Any]:
+    body: LeasedBody = call.body
+    return {"task_id": call.params["taskId"], "token": body.lease_token, "sequence": body.sequence}
+
+
+async def start_step(call: Call) -> Response:
+    return ack(
+        await worker_resolvers.start_step(call.ctx, step_id=call.params["stepId"], **_lease(call))
+    )
+
+
+async def step_progress(call: Call) -> Response:
+    body: ProgressBody = call.body
+    return ack(
+        await worker_resolvers.step_progress(
+            call.ctx,
+            step_id=call.params["stepId"],
+            progress=body.progress,
+            message=body.message,
+            **_lease(call),
+        )
+    )
+
+
+async def step_log(call: Call) -> Response:
+    body: LogBody = call.body
+    return ack(
+        await worker_resolvers.step_log(
+            call.ctx,
+            step_id=call.params["stepId"],
+            level=body.level,
+            message=body.message,
+            **_lease(call),
+        )
+    )
+
+
+async def complete_step(call: Call) -> Response:
+    body: CompleteStepBody = call.body
+    return ack(
+        await worker_resolvers.complete_step(
+            call.ctx,
+            step_id=call.params["stepId"],
+            result=body.result,
+            rollback=body.rollback,
+            **_lease(call),
+        )
+    )
+
+
+async def fail_step(call: Call) -> Response:
+    body: FailBody = call.body
+    return ack(
+        await worker_resolvers.fail_step(
+            call.ctx, step_id=call.params["stepId"], error=body.error, **_lease(call)
+        )
+    )
+
+
+async def plan(call: Call) -> Response:
+    body: PlanBody = call.body
+    return ack(await worker_resolvers.extend_plan(call.ctx, steps=body.steps, **_lease(call)))
+
+
+async def approvals(call: Call) -> Response:
+    body: ApprovalRequestBody = call.body
+    return ack(
+        await worker_resolvers.request_approval(
+            call.ctx,
+            step_id=parse_id(body.step_id, field="stepId"),
+            prompt=body.prompt,
+            parameters=body.parameters,
+            timeout_seconds=body.timeout_seconds,
+            on_timeout=body.on_timeout,
+            dedupe_key=body.dedupe_key,
+            **_lease(call),
+        )
+    )
+
+
+async def complete_task(call: Call) -> Response:
+    body: CompleteTaskBody = call.body
+    return ack(await worker_resolvers.complete_task(call.ctx, result=body.result, **_lease(call)))
+
+
+async def fail_task(call: Call) -> Response:
+    body: FailBody = call.body
+    return ack(await worker_resolvers.fail_task(call.ctx, error=body.error, **_lease(call)))
+
+
+ACK = (Reply(200, "Applied, or acknowledged again for a retried sequence.", AckData),)
+WRITE_NOTE = (
+    " Carries `leaseToken` and `sequence`; a stale or foreign token is 409 `LEASE_LOST` "
+    "and changes nothing; a sequence already applied is acknowledged (`applied: false`)."
+)
+
+
+def _step_op(
+    verb: str, op_id: str, summary: str, text: str, handler: Any, body: type[Body]
+) -> Operation:
+    return Operation(
+        "POST",
+        f"/worker/tasks/{{taskId}}/steps/{{stepId}}/{verb}",
+        op_id,
+        summary,
+        text + WRITE_NOTE,
+        handler,
+        replies=ACK,
+        errors=LEASE_ERRORS,
+        params=(TASK_ID, STEP_ID),
+        body=body,
+        tag="worker",
+    )
+
+
+def _task_op(
+    verb: str, op_id: str, summary: str, text: str, handler: Any, body: type[Body]
+) -> Operation:
+    return Operation(
+        "POST",
+        f"/worker/tasks/{{taskId}}/{verb}",
+        op_id,
+        summary,
+        text + WRITE_NOTE,
+        handler,
+        replies=ACK,
+        errors=LEASE_ERRORS,
+        params=(TASK_ID,),
+        body=body,
+        tag="worker",
+    )
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
@@ -97,5 +417,104 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=WORKER_ERRORS,
         body=RegisterExecutorBody,
         tag="worker",
+    ),
+    Operation(
+        "POST",
+        "/worker/claim",
+        "claimTask",
+        "Claim the next task",
+        "The next task of the named executors the scheduler allows (priority, then age, "
+        "within the global and per-user limits), under a new lease; 204 when none comes "
+        "within `wait` seconds. `steps` carry their status: run only those not done.",
+        claim,
+        replies=(
+            Reply(200, "A task and its lease.", ClaimData),
+            Reply(204, "Nothing to claim.", None, media_type="text/plain"),
+        ),
+        errors=WORKER_ERRORS,
+        body=ClaimBody,
+        tag="worker",
+    ),
+    Operation(
+        "POST",
+        "/worker/tasks/{taskId}/heartbeat",
+        "heartbeatTask",
+        "Renew the lease and read signals",
+        "Extends the lease by `leaseSeconds` and answers the signals: `cancel` (with its "
+        "mode) and every approval request with its state. A lost lease is 409 `LEASE_LOST`.",
+        heartbeat,
+        replies=(Reply(200, "The lease and the signals.", SignalsData),),
+        errors=LEASE_ERRORS,
+        params=(TASK_ID,),
+        body=HeartbeatBody,
+        tag="worker",
+    ),
+    _step_op(
+        "start",
+        "startStep",
+        "Start a step",
+        "A pending step starts running "
+        "(`step_start`); a step that needs approval must be approved first.",
+        start_step,
+        LeasedBody,
+    ),
+    _step_op(
+        "progress",
+        "reportStepProgress",
+        "Report progress",
+        "`step_progress`, 0 to 1.",
+        step_progress,
+        ProgressBody,
+    ),
+    _step_op("log", "logStep", "Log a line", "A log line on the step.", step_log, LogBody),
+    _step_op(
+        "complete",
+        "completeStep",
+        "Complete a step",
+        "`step_complete` with the result.",
+        complete_step,
+        CompleteStepBody,
+    ),
+    _step_op(
+        "fail",
+        "failStep",
+        "Fail a step",
+        "The step and the task fail (`error`).",
+        fail_step,
+        FailBody,
+    ),
+    _task_op(
+        "plan",
+        "planTask",
+        "Plan or extend the plan",
+        "Appends steps, each checked "
+        "against the executor's declared schemas (422 naming the path).",
+        plan,
+        PlanBody,
+    ),
+    _task_op(
+        "approvals",
+        "requestApproval",
+        "Ask for an approval",
+        "Opens an approval request "
+        "on a step (`approval_request`); the decision comes in heartbeat signals.",
+        approvals,
+        ApprovalRequestBody,
+    ),
+    _task_op(
+        "complete",
+        "completeTask",
+        "Complete the task",
+        "Every step must be finished.",
+        complete_task,
+        CompleteTaskBody,
+    ),
+    _task_op(
+        "fail",
+        "failTask",
+        "Fail the task",
+        "Ends the task failed; `{code: 'CANCELLED'}` acknowledges a cancel and ends it cancelled.",
+        fail_task,
+        FailBody,
     ),
 )

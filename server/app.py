@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         approval_timeout=settings.approval_timeout_seconds,
         lease_seconds=settings.lease_seconds,
         progress_interval=settings.progress_interval_seconds,
+        max_attempts=settings.worker_max_attempts,
     )
     limiter = RateLimiter.create(redis_url=settings.redis_url, limits=rate_limits(settings))
     audit = AuditTrail(sessions)

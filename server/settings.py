@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     # False: an API-only instance that serves requests and sockets but never runs tasks.
     run_engine: bool = True
+    # A task whose lease lapsed this many times (crashed or partitioned runners) fails.
+    worker_max_attempts: int = Field(default=3, ge=1, le=100)
 
     @property
     def resolved_database_url(self) -> str:

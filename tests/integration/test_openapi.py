@@ -67,6 +67,17 @@ async def test_every_route_is_documented_and_every_documented_route_exists(
         ("get", "/api/agent/{taskId}/events"),
         ("get", "/api/agent/{taskId}/stream"),
         ("post", "/api/worker/executors"),
+        ("post", "/api/worker/claim"),
+        ("post", "/api/worker/tasks/{taskId}/heartbeat"),
+        ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/start"),
+        ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/progress"),
+        ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/log"),
+        ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/complete"),
+        ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/fail"),
+        ("post", "/api/worker/tasks/{taskId}/plan"),
+        ("post", "/api/worker/tasks/{taskId}/approvals"),
+        ("post", "/api/worker/tasks/{taskId}/complete"),
+        ("post", "/api/worker/tasks/{taskId}/fail"),
     }
 
 

@@ -1,0 +1,251 @@
+"""The worker protocol over REST (issue 12): claim, steps, approvals, completion, fencing,
+retries and lease recovery, watched by a GraphQL client."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from db.models import Task, TaskEvent
+from tests.support.attacker import api_key, rows_of
+from tests.support.clients import Api
+from tests.support.live import LiveServer
+from tests.support.rest import Rest, assert_error
+
+ORGANISE = {
+    "name": "move_file",
+    "parameterSchema": {
+        "type": "object",
+        "properties": {"source": {"type": "string"}, "target": {"type": "string"}},
+        "required": ["source", "target"],
+    },
+    "reversibility": "REVERSIBLE",
+}
+
+
+class Worker:
+    """A worker speaking the REST protocol by hand, counting its own sequence."""
+
+    def __init__(self, server: LiveServer, key: str) -> None:
+        self.rest = Rest(server, None)
+        self.rest.headers = lambda **extra: {"X-API-Key": key, **extra}  # type: ignore[method-assign]
+        self.sequence = 0
+        self.token = ""
+        self.task_id = ""
+
+    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return await self.rest.request("POST", f"/api/worker{path}", json=body)
+
+    async def claim(self, executor: str, **extra: Any) -> dict[str, Any] | None:
+        response = await self.post("/claim", {"executors": [executor], **extra})
+        if response.status_code == 204:
+            return None
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()["data"]
+        self.token, self.task_id, self.sequence = data["leaseToken"], data["task"]["id"], 0
+        return data
+
+    async def write(self, path: str, sequence: int | None = None, **body: Any) -> httpx.Response:
+        if sequence is None:
+            self.sequence += 1
+            sequence = self.sequence
+        return await self.post(
+            f"/tasks/{self.task_id}{path}", {"leaseToken": self.token, "sequence": sequence, **body}
+        )
+
+
+async def setup(server: LiveServer) -> tuple[Worker, Api, str]:
+    owner = f"engine-{uuid.uuid4().hex[:8]}"
+    worker = Worker(server, await api_key(server, owner, ["worker"]))
+    name = f"files-{uuid.uuid4().hex[:6]}"
+    registered = await worker.post("/executors", {"name": name, "actions": [ORGANISE]})
+    assert registered.status_code == 200, registered.text
+    return worker, Api(server, server.token(owner)), name
+
+
+def move(source: str, *, approval: bool = False) -> dict[str, Any]:
+    return {
+        "action": "move_file",
+        "params": {"source": source, "target": f"done/{source}"},
+        "requiresApproval": approval,
+    }
+
+
+async def event_types(server: LiveServer, task_id: str) -> list[tuple[int, str]]:
+    rows = await rows_of(server, TaskEvent, task_id=uuid.UUID(task_id))
+    return sorted((r.seq, r.type) for r in rows)
+
+
+async def test_a_worker_claims_runs_an_approval_and_completes(server: LiveServer) -> None:
+    worker, api, name = await setup(server)
+    task = await api.submit(
+        "organise", context={"executor": name, "steps": [move("a"), move("b", approval=True)]}
+    )
+    lease = await worker.claim(name, wait=0)
+    assert lease is not None
+    assert [s["status"] for s in lease["steps"]] == ["pending", "pending"]
+    claimed = worker
+    steps = (await api.get(task["id"]))["steps"]  # type: ignore[index]
+    first, second = steps[0]["id"], steps[1]["id"]
+    assert (await claimed.write(f"/steps/{first}/start")).status_code == 200
+    assert (
+        await claimed.write(f"/steps/{first}/progress", progress=0.5, message="half")
+    ).status_code == 200
+    done = await claimed.write(f"/steps/{first}/complete", result={"moved": "a"})
+    assert done.json()["data"]["applied"] is True
+    refused = await claimed.write(f"/steps/{second}/start")
+    assert_error(refused, 409, "CONFLICT", "client_error")
+    asked = await claimed.write("/approvals", stepId=second, prompt="Move b?", dedupeKey="b")
+    approval = asked.json()["data"]["approval"]
+    again = await claimed.write("/approvals", stepId=second, prompt="Move b?", dedupeKey="b")
+    assert again.json()["data"]["applied"] is False
+    assert again.json()["data"]["approval"]["id"] == approval["id"]
+    waiting = await api.wait_status(task["id"], "AWAITING_APPROVAL")
+    await api.call(
+        "Approve", input={"taskId": task["id"], "approvalId": approval["id"], "approved": True}
+    )
+    beat = await claimed.post(f"/tasks/{task['id']}/heartbeat", {"leaseToken": claimed.token})
+    signals = beat.json()["data"]
+    assert [a["status"] for a in signals["approvals"]] == ["approved"]
+    assert signals["status"] == "running"
+    assert (await claimed.write(f"/steps/{second}/start")).status_code == 200
+    assert (
+        await claimed.write(f"/steps/{second}/complete", result={"moved": "b"})
+    ).status_code == 200
+    finished = await claimed.write("/complete", result={"files": 2})
+    assert finished.status_code == 200, finished.text
+    final = await api.wait_status(task["id"], "COMPLETED")
+    assert waiting["status"] == "AWAITING_APPROVAL"
+    assert [s["status"] for s in final["steps"]] == ["COMPLETED", "COMPLETED"]
+    types = await event_types(server, task["id"])
+    assert [seq for seq, _ in types] == list(range(1, len(types) + 1))
+    assert [t for _, t in types] == [
+        "status_change",
+        "status_change",
+        "step_start",
+        "step_progress",
+        "step_complete",
+        "status_change",
+        "approval_request",
+        "approval_resolved",
+        "status_change",
+        "step_start",
+        "step_complete",
+        "status_change",
+        "completed",
+    ]
+
+
+async def test_a_retried_write_is_applied_once_and_a_stale_token_changes_nothing(
+    server: LiveServer,
+) -> None:
+    worker, api, name = await setup(server)
+    task = await api.submit("organise", context={"executor": name, "steps": [move("a")]})
+    await worker.claim(name)
+    step = (await api.get(task["id"]))["steps"][0]["id"]  # type: ignore[index]
+    assert (await worker.write(f"/steps/{step}/start")).status_code == 200
+    first = await worker.write(f"/steps/{step}/progress", progress=0.3)
+    retried = await worker.write(f"/steps/{step}/progress", sequence=worker.sequence, progress=0.3)
+    assert first.json()["data"]["applied"] is True
+    assert retried.json()["data"] == {
+        "applied": False,
+        "sequence": 2,
+        "step": None,
+        "steps": None,
+        "approval": None,
+    }
+    real_token = worker.token
+    worker.token = "not-the-token"
+    stale = await worker.write(f"/steps/{step}/complete", result=1)
+    error = assert_error(stale, 409, "LEASE_LOST", "client_error")
+    assert "nothing was changed" in error["message"]
+    worker.token = real_token
+    types = [t for _, t in await event_types(server, task["id"])]
+    assert types.count("step_progress") == 1
+    assert "step_complete" not in types
+    rows = await rows_of(server, Task, id=uuid.UUID(task["id"]))
+    assert (rows[0].status, rows[0].lease_sequence) == ("running", 2)
+
+
+async def test_nothing_to_claim_is_204_and_bad_input_names_the_field(server: LiveServer) -> None:
+    worker, api, name = await setup(server)
+    assert await worker.claim(name, wait=0.3) is None
+    bad_lease = await worker.post("/claim", {"executors": [name], "leaseSeconds": 1})
+    assert_error(bad_lease, 422, "VALIDATION", "validation_error", field="leaseSeconds")
+    unknown = await worker.post("/claim", {"executors": ["nobody-at-all"]})
+    assert_error(unknown, 404, "NOT_FOUND", "client_error")
+    task = await api.submit("organise", context={"executor": name, "steps": [move("a")]})
+    await worker.claim(name)
+    step = (await api.get(task["id"]))["steps"][0]["id"]  # type: ignore[index]
+    missing = await worker.write(f"/steps/{uuid.uuid4()}/start")
+    assert_error(missing, 404, "NOT_FOUND", "client_error")
+    await worker.write(f"/steps/{step}/start")
+    out_of_range = await worker.write(f"/steps/{step}/progress", progress=1.5)
+    assert_error(out_of_range, 422, "VALIDATION", "validation_error", field="progress")
+    long_line = await worker.write(f"/steps/{step}/log", level="info", message="x" * 4001)
+    assert_error(long_line, 422, "VALIDATION", "validation_error", field="message")
+    bad_plan = await worker.write(
+        "/plan", steps=[{"action": "move_file", "params": {"source": 1, "target": "b"}}]
+    )
+    assert_error(bad_plan, 422, "VALIDATION", "validation_error", field="steps[0].params.source")
+    planned = await worker.write("/plan", steps=[move("c")])
+    assert [s["name"] for s in planned.json()["data"]["steps"]] == ["move_file", "move_file"]
+    user_denied = await Rest(server, api.token).request(
+        "POST", "/api/worker/claim", json={"executors": [name]}
+    )
+    assert_error(user_denied, 403, "FORBIDDEN", "auth_error")
+
+
+async def test_a_cancel_reaches_the_worker_and_a_late_write_is_refused(server: LiveServer) -> None:
+    worker, api, name = await setup(server)
+    task = await api.submit("organise", context={"executor": name, "steps": [move("a"), move("b")]})
+    await worker.claim(name)
+    steps = (await api.get(task["id"]))["steps"]  # type: ignore[index]
+    await worker.write(f"/steps/{steps[0]['id']}/start")
+    await api.call("CancelTask", taskId=task["id"])
+    beat = await worker.post(f"/tasks/{task['id']}/heartbeat", {"leaseToken": worker.token})
+    assert beat.json()["data"]["cancel"] == {"mode": "immediate"}
+    refused = await worker.write(f"/steps/{steps[1]['id']}/start")
+    assert_error(refused, 409, "CONFLICT", "client_error")
+    acknowledged = await worker.write("/fail", error={"code": "CANCELLED", "message": "stopped"})
+    assert acknowledged.status_code == 200, acknowledged.text
+    final = await api.wait_status(task["id"], "CANCELLED")
+    assert [s["status"] for s in final["steps"]] == ["CANCELLED", "CANCELLED"]
+    late = await worker.write(f"/steps/{steps[0]['id']}/complete", result=1)
+    assert_error(late, 409, "LEASE_LOST", "client_error")
+
+
+async def test_a_lapsed_lease_requeues_and_the_next_worker_skips_completed_steps(
+    server: LiveServer,
+) -> None:
+    crashed, api, name = await setup(server)
+    task = await api.submit("organise", context={"executor": name, "steps": [move("a"), move("b")]})
+    await crashed.claim(name, leaseSeconds=5)
+    steps = (await api.get(task["id"]))["steps"]  # type: ignore[index]
+    await crashed.write(f"/steps/{steps[0]['id']}/start")
+    await crashed.write(f"/steps/{steps[0]['id']}/complete", result={"moved": "a"})
+    await crashed.write(f"/steps/{steps[1]['id']}/start")
+    # The first worker goes silent; a second one waits for work.
+    second = Worker(server, "")
+    second.rest = crashed.rest
+    # when
+    lease = await second.claim(name, wait=15)
+    # then
+    assert lease is not None
+    assert lease["task"]["id"] == task["id"]
+    assert lease["task"]["attempts"] == 2
+    assert [s["status"] for s in lease["steps"]] == ["completed", "pending"]
+    late = await crashed.write(f"/steps/{steps[1]['id']}/complete", result=1)
+    assert_error(late, 409, "LEASE_LOST", "client_error")
+    await second.write(f"/steps/{steps[1]['id']}/start")
+    await second.write(f"/steps/{steps[1]['id']}/complete", result={"moved": "b"})
+    assert (await second.write("/complete")).status_code == 200
+    final = await api.wait_status(task["id"], "COMPLETED")
+    assert final["result"]["stepsCompleted"] == 2
+    types = [t for _, t in await event_types(server, task["id"])]
+    assert types.count("step_start") == 3
+    assert types.count("error") == 1
+    errors = [e for e in await Rest(server, api.token).events(task["id"]) if e["type"] == "error"]
+    assert errors[0]["data"]["error"]["code"] == "LEASE_EXPIRED"
