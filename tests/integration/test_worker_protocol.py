@@ -3,10 +3,16 @@ retries and lease recovery, watched by a GraphQL client."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from db.models import Task, TaskEvent
 from tests.support.attacker import api_key, rows_of
@@ -14,6 +20,7 @@ from tests.support.clients import Api
 from tests.support.live import LiveServer
 from tests.support.rest import Rest, assert_error
 
+REPO = Path(__file__).resolve().parents[2]
 ORGANISE = {
     "name": "move_file",
     "parameterSchema": {
@@ -249,3 +256,41 @@ async def test_a_lapsed_lease_requeues_and_the_next_worker_skips_completed_steps
     assert types.count("error") == 1
     errors = [e for e in await Rest(server, api.token).events(task["id"]) if e["type"] == "error"]
     assert errors[0]["data"]["error"]["code"] == "LEASE_EXPIRED"
+
+
+async def test_eight_worker_processes_claim_two_hundred_tasks_each_exactly_once(
+    server: LiveServer, backend: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("the claim race is a PostgreSQL property (SKIP LOCKED); SQLite serializes")
+    worker, _, name = await setup(server)
+    owner_key = worker.rest.headers()["X-API-Key"]
+    submitters = [Rest(server, server.token(f"race-{uuid.uuid4().hex[:8]}")) for _ in range(10)]
+    submitted: list[str] = []
+    for index in range(200):
+        task = await submitters[index % 10].submit(f"race {index}", context={"executor": name})
+        submitted.append(task["id"])
+    repo = REPO
+    env = {**os.environ, "AGENTWIRE_WORKER_KEY": owner_key, "PYTHONPATH": str(repo)}
+    # when
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.claim_worker",
+            server.http_url,
+            name,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=repo,
+        )
+        for _ in range(8)
+    ]
+    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 120)
+    # then
+    assert [p.returncode for p in processes] == [0] * 8
+    claimed = [task_id for out, _ in outputs for task_id in json.loads(out)]
+    assert sorted(claimed) == sorted(submitted)
+    assert sum(1 for out, _ in outputs if json.loads(out)) >= 2  # the work really was shared
+    rows = [r for r in await rows_of(server, Task, executor=name)]
+    assert sorted((r.status, r.attempts) for r in rows) == [("completed", 1)] * 200
