@@ -50,6 +50,21 @@ class ClaimResult:
     expires_at: datetime
 
 
+def claimed_step(step: TaskStep) -> dict[str, Any]:
+    """A step as a worker needs it: what to run, and whether it is already done."""
+    return {
+        "id": str(step.id),
+        "position": step.position,
+        "name": step.name,
+        "action": step.action,
+        "params": step.params,
+        "requiresApproval": step.requires_approval,
+        "reversibility": step.reversibility,
+        "status": step.status,
+        "result": step.result,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Ack:
     """The answer to a write: `applied` is False for a retried sequence (nothing changed)."""

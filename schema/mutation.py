@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -10,10 +12,26 @@ from resolvers import batch_approvals as batch_resolvers
 from resolvers import executors as executor_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
+from resolvers import worker as worker_resolvers
+from resolvers.errors import ValidationFailedError
 from resolvers.validation import parse_id
 from schema.context import Info
 from schema.types import Task
-from schema.worker import Executor, RegisterExecutorInput
+from schema.worker import (
+    ClaimInput,
+    Executor,
+    HeartbeatInput,
+    LeasedInput,
+    RegisterExecutorInput,
+    StepWriteInput,
+    TaskWriteInput,
+    WorkerAck,
+    WorkerClaim,
+    WorkerSignals,
+    ack_of,
+    claim_of,
+    signals_of,
+)
 
 
 @strawberry.input(description="A new task.")
@@ -58,6 +76,18 @@ def answer_of(item: ApproveInput) -> approval_resolvers.ApprovalAnswer:
         message=item.message,
         modified_parameters=item.modified_parameters,
     )
+
+
+def _lease(input: LeasedInput) -> dict[str, Any]:
+    return {
+        "task_id": parse_id(input.task_id, field="taskId"),
+        "token": input.lease_token,
+        "sequence": input.sequence,
+    }
+
+
+def _step(input: StepWriteInput) -> dict[str, Any]:
+    return {**_lease(input), "step_id": parse_id(input.step_id, field="stepId")}
 
 
 @strawberry.type
@@ -134,3 +164,103 @@ class Mutation:
             ),
         )
         return Executor.from_model(row)
+
+    @strawberry.mutation(
+        description="Worker: claim the next task of these executors under a lease; null when "
+        "none comes within `wait` seconds (docs/workers.md)."
+    )
+    async def claim_task(self, info: Info, input: ClaimInput) -> WorkerClaim | None:
+        claimed = await worker_resolvers.claim(
+            info.context.resolver_context(),
+            executors=input.executors,
+            lease_seconds=input.lease_seconds,
+            wait=input.wait,
+        )
+        return claim_of(claimed) if claimed is not None else None
+
+    @strawberry.mutation(description="Worker: renew the lease and read the task's signals.")
+    async def heartbeat(self, info: Info, input: HeartbeatInput) -> WorkerSignals:
+        signals = await worker_resolvers.heartbeat(
+            info.context.resolver_context(),
+            task_id=parse_id(input.task_id, field="taskId"),
+            token=input.lease_token,
+            lease_seconds=input.lease_seconds,
+        )
+        return signals_of(signals)
+
+    @strawberry.mutation(description="Worker: a pending step starts running.")
+    async def start_step(self, info: Info, input: StepWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(await worker_resolvers.start_step(ctx, **_step(input)))
+
+    @strawberry.mutation(description="Worker: a running step's progress, 0 to 1.")
+    async def report_step_progress(self, info: Info, input: StepWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(
+            await worker_resolvers.step_progress(
+                ctx, progress=input.progress, message=input.message, **_step(input)
+            )
+        )
+
+    @strawberry.mutation(description="Worker: a log line on a step.")
+    async def log_step(self, info: Info, input: StepWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(
+            await worker_resolvers.step_log(
+                ctx, level=input.level or "info", message=input.message, **_step(input)
+            )
+        )
+
+    @strawberry.mutation(description="Worker: a running step completed with its result.")
+    async def complete_step(self, info: Info, input: StepWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(
+            await worker_resolvers.complete_step(
+                ctx, result=input.result, rollback=input.rollback, **_step(input)
+            )
+        )
+
+    @strawberry.mutation(description="Worker: the step failed, and with it the task.")
+    async def fail_step(self, info: Info, input: StepWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(await worker_resolvers.fail_step(ctx, error=input.error, **_step(input)))
+
+    @strawberry.mutation(description="Worker: append steps, checked against the schemas.")
+    async def plan_task(self, info: Info, input: TaskWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(await worker_resolvers.extend_plan(ctx, steps=input.steps, **_lease(input)))
+
+    @strawberry.mutation(
+        description="Worker: open an approval request on a step; a repeat with the same "
+        "dedupeKey returns the existing request."
+    )
+    async def request_approval(self, info: Info, input: TaskWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        if input.step_id is None:
+            raise ValidationFailedError("stepId is required", field="stepId")
+        return ack_of(
+            await worker_resolvers.request_approval(
+                ctx,
+                step_id=parse_id(input.step_id, field="stepId"),
+                prompt=input.prompt,
+                parameters=input.parameters,
+                timeout_seconds=input.timeout_seconds,
+                on_timeout=input.on_timeout,
+                dedupe_key=input.dedupe_key,
+                **_lease(input),
+            )
+        )
+
+    @strawberry.mutation(description="Worker: every step is finished; the task completes.")
+    async def complete_leased_task(self, info: Info, input: TaskWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(
+            await worker_resolvers.complete_task(ctx, result=input.result, **_lease(input))
+        )
+
+    @strawberry.mutation(
+        description="Worker: the task fails; error.code CANCELLED acknowledges a cancel."
+    )
+    async def fail_leased_task(self, info: Info, input: TaskWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(await worker_resolvers.fail_task(ctx, error=input.error, **_lease(input)))

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers.executors import RegisteredExecutor
+from resolvers.worker import Ack, ClaimResult, Signals, claimed_step
 from schema.scalars import Reversibility
 
 
@@ -54,3 +55,104 @@ class Executor:
             actions=JSON(list(row.actions)),
             updated_at=row.updated_at,
         )
+
+
+@strawberry.input(description="Claim the next task of these executors.")
+class ClaimInput:
+    executors: list[str] = strawberry.field(description="Executor names.")
+    lease_seconds: float | None = strawberry.field(default=None, description="5 to 300 (30).")
+    wait: float | None = strawberry.field(default=None, description="0 to 30 seconds (0).")
+
+
+@strawberry.input(description="Renew a lease.")
+class HeartbeatInput:
+    task_id: strawberry.ID
+    lease_token: str
+    lease_seconds: float | None = strawberry.field(default=None, description="5 to 300 (30).")
+
+
+@strawberry.type(description="A claimed task under a new lease.")
+class WorkerClaim:
+    task_id: strawberry.ID
+    task: str
+    context: JSON
+    executor: str
+    attempts: int
+    lease_token: str = strawberry.field(description="Send it with every write.")
+    lease_expires_at: datetime
+    steps: JSON = strawberry.field(description="Every step with its status; skip the done ones.")
+
+
+@strawberry.type(description="What the worker must act on.")
+class WorkerSignals:
+    lease_expires_at: datetime
+    status: str
+    cancel: JSON | None = strawberry.field(description="`{mode}` when the task is cancelled.")
+    approvals: JSON = strawberry.field(description="Every approval request and its state.")
+
+
+@strawberry.type(description="A write's answer; applied is false for a retried sequence.")
+class WorkerAck:
+    applied: bool
+    sequence: int | None
+    step: JSON | None = None
+    steps: JSON | None = None
+    approval: JSON | None = None
+
+
+@strawberry.input(description="A write under a lease.")
+class LeasedInput:
+    task_id: strawberry.ID
+    lease_token: str
+    sequence: int = strawberry.field(description="One more than the lease's previous write.")
+
+
+@strawberry.input(description="A write about one step.")
+class StepWriteInput(LeasedInput):
+    step_id: strawberry.ID
+    progress: float | None = strawberry.field(default=None, description="For progress: 0 to 1.")
+    message: str | None = strawberry.field(default=None, description="For progress and log.")
+    level: str | None = strawberry.field(default=None, description="For log (info).")
+    result: JSON | None = strawberry.field(default=None, description="For complete.")
+    rollback: JSON | None = strawberry.field(default=None, description="For complete.")
+    error: JSON | None = strawberry.field(default=None, description="For fail: {code, message}.")
+
+
+@strawberry.input(description="A plan extension, an approval request, or the task's end.")
+class TaskWriteInput(LeasedInput):
+    steps: JSON | None = strawberry.field(default=None, description="For plan.")
+    step_id: strawberry.ID | None = strawberry.field(default=None, description="For approvals.")
+    prompt: str | None = strawberry.field(default=None, description="For approvals.")
+    parameters: JSON | None = strawberry.field(default=None, description="For approvals.")
+    timeout_seconds: float | None = strawberry.field(default=None, description="For approvals.")
+    on_timeout: str | None = strawberry.field(default=None, description="For approvals.")
+    dedupe_key: str | None = strawberry.field(default=None, description="For approvals.")
+    result: JSON | None = strawberry.field(default=None, description="For complete.")
+    error: JSON | None = strawberry.field(default=None, description="For fail: {code, message}.")
+
+
+def ack_of(ack: Ack) -> WorkerAck:
+    return WorkerAck(applied=ack.applied, sequence=ack.sequence, **ack.data)
+
+
+def claim_of(claimed: ClaimResult) -> WorkerClaim:
+    task = claimed.task
+    return WorkerClaim(
+        task_id=strawberry.ID(str(task.id)),
+        task=task.task,
+        context=JSON(task.context),
+        executor=task.executor,
+        attempts=task.attempts,
+        lease_token=claimed.token,
+        lease_expires_at=claimed.expires_at,
+        steps=JSON([claimed_step(s) for s in claimed.steps]),
+    )
+
+
+def signals_of(signals: Signals) -> WorkerSignals:
+    return WorkerSignals(
+        lease_expires_at=signals.lease_expires_at,
+        status=signals.status,
+        cancel=JSON(signals.cancel) if signals.cancel is not None else None,
+        approvals=JSON(signals.approvals),
+    )
