@@ -25,7 +25,19 @@ export interface ApproveInput {
   modifiedParameters?: JsonValue | null;
 }
 
+export interface ClaimInput {
+  executors: Array<string>;
+  leaseSeconds?: number | null;
+  wait?: number | null;
+}
+
 export type EventPriority = 'CRITICAL' | 'NORMAL' | 'LOW';
+
+export interface HeartbeatInput {
+  taskId: string;
+  leaseToken: string;
+  leaseSeconds?: number | null;
+}
 
 export interface RegisterExecutorInput {
   name: string;
@@ -35,6 +47,19 @@ export interface RegisterExecutorInput {
 export type Reversibility = 'REVERSIBLE' | 'COMPENSATABLE' | 'IRREVERSIBLE';
 
 export type StepStatus = 'PENDING' | 'RUNNING' | 'AWAITING_APPROVAL' | 'COMPLETED' | 'FAILED' | 'SKIPPED' | 'CANCELLED' | 'ROLLED_BACK';
+
+export interface StepWriteInput {
+  taskId: string;
+  leaseToken: string;
+  sequence: number;
+  stepId: string;
+  progress?: number | null;
+  message?: string | null;
+  level?: string | null;
+  result?: JsonValue | null;
+  rollback?: JsonValue | null;
+  error?: JsonValue | null;
+}
 
 export interface SubmitTaskInput {
   task: string;
@@ -47,6 +72,21 @@ export interface SubmitTaskInput {
 export type TaskEventType = 'STATUS_CHANGE' | 'STEP_START' | 'STEP_PROGRESS' | 'STEP_COMPLETE' | 'ERROR' | 'APPROVAL_REQUEST' | 'APPROVAL_RESOLVED' | 'APPROVAL_TIMEOUT' | 'COMPLETED' | 'CANCELLED' | 'QUEUE_UPDATE' | 'STEP_ROLLED_BACK' | 'UNDO_START' | 'UNDO_COMPLETE' | 'SNAPSHOT' | 'LAGGED';
 
 export type TaskStatus = 'PENDING' | 'RUNNING' | 'AWAITING_APPROVAL' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'ROLLED_BACK';
+
+export interface TaskWriteInput {
+  taskId: string;
+  leaseToken: string;
+  sequence: number;
+  steps?: JsonValue | null;
+  stepId?: string | null;
+  prompt?: string | null;
+  parameters?: JsonValue | null;
+  timeoutSeconds?: number | null;
+  onTimeout?: string | null;
+  dedupeKey?: string | null;
+  result?: JsonValue | null;
+  error?: JsonValue | null;
+}
 
 export type EventFields = {
   id: string;
@@ -862,5 +902,93 @@ export type UndoPlanResult = {
       name: string;
       status: StepStatus;
     }>;
+  };
+};
+
+export const ClaimTaskDocument = "mutation ClaimTask($input: ClaimInput!) {\n  claimTask(input: $input) {\n    taskId\n    task\n    executor\n    attempts\n    leaseToken\n    leaseExpiresAt\n    steps\n  }\n}";
+
+export interface ClaimTaskVariables {
+  input: ClaimInput;
+}
+
+export type ClaimTaskResult = {
+  claimTask: {
+    taskId: string;
+    task: string;
+    executor: string;
+    attempts: number;
+    leaseToken: string;
+    leaseExpiresAt: string;
+    steps: JsonValue;
+  } | null;
+};
+
+export const HeartbeatDocument = "mutation Heartbeat($input: HeartbeatInput!) {\n  heartbeat(input: $input) {\n    leaseExpiresAt\n    status\n    cancel\n    approvals\n  }\n}";
+
+export interface HeartbeatVariables {
+  input: HeartbeatInput;
+}
+
+export type HeartbeatResult = {
+  heartbeat: {
+    leaseExpiresAt: string;
+    status: string;
+    cancel: JsonValue | null;
+    approvals: JsonValue;
+  };
+};
+
+export const StartStepDocument = "mutation StartStep($input: StepWriteInput!) {\n  startStep(input: $input) {\n    applied\n    sequence\n    step\n  }\n}";
+
+export interface StartStepVariables {
+  input: StepWriteInput;
+}
+
+export type StartStepResult = {
+  startStep: {
+    applied: boolean;
+    sequence: number | null;
+    step: JsonValue | null;
+  };
+};
+
+export const CompleteStepDocument = "mutation CompleteStep($input: StepWriteInput!) {\n  completeStep(input: $input) {\n    applied\n    sequence\n    step\n  }\n}";
+
+export interface CompleteStepVariables {
+  input: StepWriteInput;
+}
+
+export type CompleteStepResult = {
+  completeStep: {
+    applied: boolean;
+    sequence: number | null;
+    step: JsonValue | null;
+  };
+};
+
+export const RequestApprovalDocument = "mutation RequestApproval($input: TaskWriteInput!) {\n  requestApproval(input: $input) {\n    applied\n    sequence\n    approval\n  }\n}";
+
+export interface RequestApprovalVariables {
+  input: TaskWriteInput;
+}
+
+export type RequestApprovalResult = {
+  requestApproval: {
+    applied: boolean;
+    sequence: number | null;
+    approval: JsonValue | null;
+  };
+};
+
+export const CompleteLeasedTaskDocument = "mutation CompleteLeasedTask($input: TaskWriteInput!) {\n  completeLeasedTask(input: $input) {\n    applied\n    sequence\n  }\n}";
+
+export interface CompleteLeasedTaskVariables {
+  input: TaskWriteInput;
+}
+
+export type CompleteLeasedTaskResult = {
+  completeLeasedTask: {
+    applied: boolean;
+    sequence: number | null;
   };
 };
