@@ -33,7 +33,12 @@ def ensure_environment(extras: str) -> None:
     if not PYTHON.exists():
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    client = ROOT / "clients" / "python"
+    digest = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes()
+        + (client / "pyproject.toml").read_bytes()
+        + extras.encode()
+    ).hexdigest()
     stamp = VENV / ".agentwire-installed"
     if stamp.exists() and stamp.read_text() == digest:
         return
@@ -41,6 +46,8 @@ def ensure_environment(extras: str) -> None:
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
     subprocess.run([*pip, "install", "-e", f".{extras}"], check=True, cwd=ROOT)
+    # The Python client (agentwire-client: the worker SDK), as its own distribution.
+    subprocess.run([*pip, "install", "-e", str(client)], check=True, cwd=ROOT)
     stamp.write_text(digest)
 
 
