@@ -42,6 +42,8 @@ class SubmitTaskInput:
     conversation_id: str | None = None
     context: Any = None
     idempotency_key: str | None = None
+    # A client-chosen id (AG-UI's threadId is the task's id); a new random one when absent.
+    task_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,7 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
             return Submitted(task=existing, created=False)
 
     task = Task(
-        id=uuid.uuid4(),
+        id=data.task_id or uuid.uuid4(),
         user_id=ctx.principal.user_id,
         conversation_id=conversation_id or None,
         task=text,
@@ -171,6 +173,11 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
             )
             tx.log(f"task submitted with {len(plan)} step(s)")
     except IntegrityError:
+        if data.task_id is not None and not idempotency_key:
+            raise ConflictError(
+                "a task with this id already exists",
+                hint="choose a new id (a fresh UUID) for a new task",
+            ) from None
         if not idempotency_key:
             raise
         async with ctx.sessions() as session:

@@ -25,7 +25,9 @@ from engine.scheduler import Limits
 from resolvers.audit import AuditTrail
 from resolvers.context import Services
 from resolvers.limits import RateLimiter
+from rest_compat.agui_routes import create_agui_app
 from rest_compat.app import create_rest_app
+from rest_compat.routing import Dependencies
 from schema.build import build_schema
 from schema.ide import ASSETS_PATH, graphiql_assets
 from schema.view import AgentwireGraphQL
@@ -140,6 +142,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        Mount(
+            "/ag-ui",
+            create_agui_app(
+                Dependencies(services=services, authenticator=authenticator),
+                heartbeat_seconds=settings.ws_heartbeat_seconds,
+            ),
+        ),
         Mount(
             "/api",
             create_rest_app(

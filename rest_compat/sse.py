@@ -1,0 +1,41 @@
+"""Server-Sent Events plumbing shared by the event-stream routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+SSE_MEDIA_TYPE = "text/event-stream"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+HEARTBEAT_FRAME = b": heartbeat\n\n"
+
+
+async def with_heartbeats(
+    chunks: AsyncIterator[bytes], heartbeat_seconds: float
+) -> AsyncIterator[bytes]:
+    """`chunks`, with a comment line whenever nothing was sent for `heartbeat_seconds`
+    (proxies close idle streams); the source is closed as soon as the stream ends."""
+    pending: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(chunks))
+            done, _ = await asyncio.wait({pending}, timeout=heartbeat_seconds)
+            if not done:
+                yield HEARTBEAT_FRAME
+                continue
+            try:
+                chunk = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield chunk
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
