@@ -65,13 +65,21 @@ def approval_response_schema(parameters_schema: dict[str, Any] | None = None) ->
     }
 
 
-def interrupt_for(approval: dict[str, Any], step: dict[str, Any] | None) -> Interrupt:
-    """An approval request as an AG-UI interrupt: `id` is the approval's id."""
+ParameterSchemas = dict[str, dict[str, Any]]
+"""The declared parameter schema of each action of the task's executor."""
+
+
+def interrupt_for(
+    approval: dict[str, Any], step: dict[str, Any] | None, schemas: ParameterSchemas
+) -> Interrupt:
+    """An approval request as an AG-UI interrupt: `id` is the approval's id, and the answer's
+    `modifiedParameters` follow the step's declared parameter schema."""
+    action = (step or {}).get("action")
     return Interrupt(
         id=approval["id"],
         reason=APPROVAL_REASON,
         message=approval.get("prompt"),
-        response_schema=approval_response_schema(),
+        response_schema=approval_response_schema(schemas.get(str(action))),
         expires_at=approval.get("expiresAt"),
         metadata={
             "stepId": approval.get("stepId"),
@@ -109,8 +117,15 @@ def _step_name(step: dict[str, Any]) -> str:
 class RunRenderer:
     """Turns one run's agentwire events into AG-UI frames, keeping AG-UI's ordering rules."""
 
-    def __init__(self, *, thread_id: str, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        thread_id: str,
+        run_id: str | None = None,
+        parameter_schemas: ParameterSchemas | None = None,
+    ) -> None:
         self.thread_id = thread_id
+        self._schemas = parameter_schemas or {}
         self.run_id = run_id or str(uuid.uuid4())
         self.ended = False
         self._open_steps: dict[str, str] = {}
@@ -148,7 +163,10 @@ class RunRenderer:
                 steps = {step["id"]: step for step in state["steps"]}
                 return self._finish(
                     RunFinishedInterruptOutcome(
-                        interrupts=[interrupt_for(a, steps.get(a.get("stepId"))) for a in pending]
+                        interrupts=[
+                            interrupt_for(a, steps.get(a.get("stepId")), self._schemas)
+                            for a in pending
+                        ]
                     )
                 )
         if status in ("completed", "rolled_back"):
@@ -190,7 +208,10 @@ class RunRenderer:
         if event.type is EventType.APPROVAL_REQUEST:
             approval = data.get("approvalRequest") or {}
             if is_pending(str(approval.get("id"))):
-                interrupt = interrupt_for(approval, data.get("step"))
+                step_data = data.get("step")
+                interrupt = interrupt_for(
+                    approval, step_data if isinstance(step_data, dict) else None, self._schemas
+                )
                 return self._finish(RunFinishedInterruptOutcome(interrupts=[interrupt]))
         if event.type is EventType.COMPLETED:
             return self._finish(RunFinishedSuccessOutcome(), result=data.get("result"))

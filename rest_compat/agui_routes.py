@@ -31,9 +31,10 @@ from starlette.responses import Response, StreamingResponse
 from resolvers.approvals import ApprovalAnswer, approve_step
 from resolvers.batch_approvals import BatchItem, approve_batch
 from resolvers.errors import NotFoundError, ValidationFailedError
+from resolvers.executors import DEFAULT_EXECUTOR, actions_of
 from resolvers.feeds import open_task_feed
 from resolvers.limits import throttle
-from resolvers.tasks import SubmitTaskInput, find_task, submit_task
+from resolvers.tasks import SubmitTaskInput, find_task, get_task, submit_task
 from resolvers.validation import parse_id
 from rest_compat.agui_render import Frame, RunRenderer
 from rest_compat.agui_state import task_state
@@ -186,7 +187,13 @@ def agui_operations(heartbeat_seconds: float) -> tuple[Operation, ...]:
     ) -> Response:
         await throttle(call.ctx, "subscribe")
         feed, _ = await open_task_feed(call.ctx, task_id=task_id, after=0)
-        renderer = RunRenderer(thread_id=str(task_id), run_id=run_id)
+        task = await get_task(call.ctx, task_id=task_id)
+        actions = await actions_of(call.ctx, task.executor or DEFAULT_EXECUTOR) or {}
+        renderer = RunRenderer(
+            thread_id=str(task_id),
+            run_id=run_id,
+            parameter_schemas={name: spec.parameter_schema for name, spec in actions.items()},
+        )
         return StreamingResponse(
             with_heartbeats(_encoded(run_frames(feed, renderer, after=after)), heartbeat_seconds),
             media_type=SSE_MEDIA_TYPE,

@@ -97,6 +97,9 @@ async def test_a_task_is_submitted_interrupted_by_its_approval_and_resumed(alice
     assert interrupt["reason"] == "approval"
     assert interrupt["expiresAt"]
     assert interrupt["responseSchema"]["required"] == ["approved"]
+    # the changed parameters must follow the note action's declared schema
+    parameters = interrupt["responseSchema"]["properties"]["modifiedParameters"]
+    assert "key" in parameters["properties"]
     started = [e["stepName"] for _, e in first if e["type"] == "STEP_STARTED"]
     ended = [e["stepName"] for _, e in first if e["type"] == "STEP_FINISHED"]
     assert started == ended
