@@ -179,7 +179,7 @@ class TaskLog(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     step_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("task_steps.id", ondelete="CASCADE")
+        ForeignKey("task_steps.id", ondelete="CASCADE"), index=True
     )
     level: Mapped[str] = mapped_column(String(16), default="info")
     message: Mapped[str] = mapped_column(Text)
@@ -193,7 +193,9 @@ class ApprovalRequest(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
-    step_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("task_steps.id", ondelete="CASCADE"))
+    step_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("task_steps.id", ondelete="CASCADE"), index=True
+    )
     batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     status: Mapped[str] = mapped_column(String(32), default="pending", index=True)
     prompt: Mapped[str] = mapped_column(Text)
