@@ -31,7 +31,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it is a round trip on every checkout. A connection that died is
+        # invalidated on its first error (SQLAlchemy drops the whole pool on a
+        # disconnect), and pool_recycle retires idle ones before a server timeout.
+        pool_pre_ping=False,
         pool_recycle=1800,
     )
 
