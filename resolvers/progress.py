@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Task, TaskStep
 from db.repositories import tasks as task_queries
@@ -16,12 +19,26 @@ class QueueInfo:
     estimated_wait_seconds: float | None
 
 
+def queue_info_at(ctx: RequestContext, position: int | None) -> QueueInfo:
+    if position is None:
+        return QueueInfo(position=None, estimated_wait_seconds=None)
+    return QueueInfo(position=position, estimated_wait_seconds=ctx.engine.estimated_wait(position))
+
+
+async def queue_infos(
+    ctx: RequestContext, session: AsyncSession, tasks: Sequence[Task]
+) -> list[QueueInfo]:
+    """Queue facts of every task in `tasks`, from one query (none when nothing is pending)."""
+    pending = [t.id for t in tasks if t.status == "pending"]
+    positions = await task_queries.queue_positions(session, pending) if pending else {}
+    return [queue_info_at(ctx, positions.get(t.id)) for t in tasks]
+
+
 async def queue_info(ctx: RequestContext, task: Task) -> QueueInfo:
     if task.status != "pending":
-        return QueueInfo(position=None, estimated_wait_seconds=None)
+        return queue_info_at(ctx, None)
     async with ctx.sessions() as session:
-        position = await task_queries.queue_position(session, task)
-    return QueueInfo(position=position, estimated_wait_seconds=ctx.engine.estimated_wait(position))
+        return (await queue_infos(ctx, session, [task]))[0]
 
 
 def task_progress(task: Task, steps: list[TaskStep]) -> float:

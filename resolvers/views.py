@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from db.models import ApprovalRequest, Task, TaskLog, TaskStep
+from db.repositories import tasks as task_queries
 from db.repositories.steps import approvals_by_task_ids, logs_by_task_ids, steps_by_task_ids
-from resolvers.access import not_found, visible
+from resolvers.access import hidden, not_found, visible
 from resolvers.context import RequestContext
-from resolvers.progress import QueueInfo, current_step, queue_info, task_progress
-from resolvers.tasks import get_task
+from resolvers.limits import authorize
+from resolvers.progress import QueueInfo, current_step, queue_infos, task_progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,25 +53,23 @@ async def view_tasks(
         # view can never leak a task by mistake.
         if not visible(ctx, task):
             raise not_found(task.id)
-    ids = [t.id for t in tasks]
     async with ctx.sessions() as session:
-        steps = await steps_by_task_ids(session, ids)
-        approvals = await approvals_by_task_ids(session, ids)
-        logs = await logs_by_task_ids(session, ids) if with_logs else [[] for _ in ids]
-    views = []
-    for task, task_steps, task_approvals, task_logs in zip(
-        tasks, steps, approvals, logs, strict=True
-    ):
-        views.append(
-            TaskView(
-                task=task,
-                steps=task_steps,
-                approvals=task_approvals,
-                logs=task_logs,
-                queue=await queue_info(ctx, task),
-            )
-        )
-    return views
+        return await _views(ctx, session, tasks, with_logs=with_logs)
+
+
+async def _views(
+    ctx: RequestContext, session: AsyncSession, tasks: list[Task], *, with_logs: bool
+) -> list[TaskView]:
+    """One query per kind of child row and one for queue positions, in `session`."""
+    ids = [t.id for t in tasks]
+    steps = await steps_by_task_ids(session, ids)
+    approvals = await approvals_by_task_ids(session, ids)
+    logs = await logs_by_task_ids(session, ids) if with_logs else [[] for _ in ids]
+    queues = await queue_infos(ctx, session, tasks)
+    return [
+        TaskView(task=task, steps=s, approvals=a, logs=lg, queue=q)
+        for task, s, a, lg, q in zip(tasks, steps, approvals, logs, queues, strict=True)
+    ]
 
 
 async def view_task(ctx: RequestContext, task: Task, *, with_logs: bool = False) -> TaskView:
@@ -77,6 +78,16 @@ async def view_task(ctx: RequestContext, task: Task, *, with_logs: bool = False)
 
 
 async def get_task_view(ctx: RequestContext, *, task_id: uuid.UUID) -> TaskView:
-    """The task with its steps, approvals and logs; NotFound when the caller may not see it."""
-    task = await get_task(ctx, task_id=task_id)
-    return await view_task(ctx, task, with_logs=True)
+    """The task with its steps, approvals and logs; NotFound when the caller may not see it.
+
+    One session for the task and its children (it was two, each a checkout and a
+    transaction of its own).
+    """
+    await authorize(ctx, "tasks:read")
+    async with ctx.sessions() as session:
+        task = await task_queries.get_task(session, task_id)
+        if task is None:
+            raise not_found(task_id)
+        if not visible(ctx, task):
+            raise hidden(ctx, task_id, action="task.read")
+        return (await _views(ctx, session, [task], with_logs=True))[0]

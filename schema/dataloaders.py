@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from db.models import ApprovalRequest, TaskLog, TaskStep
 from db.repositories.steps import approvals_by_task_ids, logs_by_task_ids, steps_by_task_ids
+from db.repositories.tasks import queue_positions
 
 
 class StepsByTaskIdLoader(DataLoader[uuid.UUID, list[TaskStep]]):
@@ -40,11 +41,24 @@ class ApprovalsByTaskIdLoader(DataLoader[uuid.UUID, list[ApprovalRequest]]):
         super().__init__(load_fn=load)
 
 
+class QueuePositionByTaskIdLoader(DataLoader[uuid.UUID, int | None]):
+    """Queue positions of a page's pending tasks from one window query (None: not pending)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        async def load(keys: Sequence[uuid.UUID]) -> list[int | None]:
+            async with sessions() as session:
+                positions = await queue_positions(session, keys)
+            return [positions.get(key) for key in keys]
+
+        super().__init__(load_fn=load)
+
+
 @dataclass
 class Loaders:
     steps_by_task_id: StepsByTaskIdLoader
     logs_by_task_id: LogsByTaskIdLoader
     approvals_by_task_id: ApprovalsByTaskIdLoader
+    queue_position_by_task_id: QueuePositionByTaskIdLoader
 
     @classmethod
     def create(cls, sessions: async_sessionmaker[AsyncSession]) -> Loaders:
@@ -52,4 +66,5 @@ class Loaders:
             steps_by_task_id=StepsByTaskIdLoader(sessions),
             logs_by_task_id=LogsByTaskIdLoader(sessions),
             approvals_by_task_id=ApprovalsByTaskIdLoader(sessions),
+            queue_position_by_task_id=QueuePositionByTaskIdLoader(sessions),
         )

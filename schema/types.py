@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from db import models
 from resolvers import progress
+from resolvers.progress import QueueInfo
 from resolvers.undo import UndoPreview
 from schema.context import Info
 from schema.scalars import ApprovalStatus, Reversibility, StepStatus, TaskStatus
@@ -188,15 +189,21 @@ class Task:
         pending = [r for r in rows if r.status == "pending"]
         return ApprovalRequest.from_model(pending[-1]) if pending else None
 
+    async def _queue(self, info: Info) -> QueueInfo:
+        ctx = info.context.resolver_context()
+        if self.model.status != "pending":
+            return progress.queue_info_at(ctx, None)
+        # Batched: every pending task of the page in one window query.
+        position = await info.context.loaders.queue_position_by_task_id.load(self.model.id)
+        return progress.queue_info_at(ctx, position)
+
     @strawberry.field(description="1 for the next task to start; null unless pending.")
     async def queue_position(self, info: Info) -> int | None:
-        info_ = await progress.queue_info(info.context.resolver_context(), self.model)
-        return info_.position
+        return (await self._queue(info)).position
 
     @strawberry.field(description="Estimated seconds until it starts; null unless pending.")
     async def estimated_wait_time(self, info: Info) -> float | None:
-        info_ = await progress.queue_info(info.context.resolver_context(), self.model)
-        return info_.estimated_wait_seconds
+        return (await self._queue(info)).estimated_wait_seconds
 
 
 @strawberry.type(description="What an undo would do: the steps, newest first, or why not.")
@@ -252,4 +259,6 @@ class TaskEdge:
 class TaskConnection:
     edges: list[TaskEdge] = strawberry.field(description="The tasks of this page.")
     page_info: PageInfo = strawberry.field(description="How to get the next page.")
-    total_count: int = strawberry.field(description="How many tasks match the filters.")
+    total_count: int = strawberry.field(
+        description="How many tasks match the filters (counted only when selected)."
+    )

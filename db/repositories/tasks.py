@@ -97,25 +97,30 @@ async def count_tasks(session: AsyncSession, query_filter: TaskFilter) -> int:
     return int(result.scalar_one())
 
 
-async def queue_position(session: AsyncSession, task: Task) -> int:
-    """1 for the next pending task to start: priority first, then age."""
-    ahead = await session.execute(
-        select(func.count())
-        .select_from(Task)
-        .where(
-            Task.status == "pending",
-            or_(
-                Task.priority > task.priority,
-                and_(Task.priority == task.priority, Task.created_at < task.created_at),
-                and_(
-                    Task.priority == task.priority,
-                    Task.created_at == task.created_at,
-                    Task.id < task.id,
-                ),
-            ),
+async def queue_positions(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Queue positions (1 = next to start) of those of `task_ids` that are pending.
+
+    One window query over the pending tasks, however many ids: a page of pending tasks
+    costs one statement, not one count per task.
+    """
+    if not task_ids:
+        return {}
+    ranked = (
+        select(
+            Task.id.label("id"),
+            func.row_number()
+            .over(order_by=(Task.priority.desc(), Task.created_at, Task.id))
+            .label("position"),
         )
+        .where(Task.status == "pending")
+        .subquery()
     )
-    return int(ahead.scalar_one()) + 1
+    result = await session.execute(
+        select(ranked.c.id, ranked.c.position).where(ranked.c.id.in_(list(task_ids)))
+    )
+    return {task_id: int(position) for task_id, position in result.all()}
 
 
 async def pending_in_queue_order(session: AsyncSession, *, limit: int) -> Sequence[Task]:
