@@ -164,7 +164,7 @@ async def history(call: Call) -> Response:
     views = await view_resolvers.view_tasks(call.ctx, page.tasks)
     data = HistoryPage(
         tasks=[TaskJson.of(v) for v in views],
-        total=page.total,
+        total=page.total or 0,
         limit=p["limit"],
         offset=p["offset"],
     )

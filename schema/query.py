@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -19,6 +20,20 @@ from schema.context import Info
 from schema.events import TaskEvent
 from schema.scalars import ApprovalStatus, TaskStatus
 from schema.types import ApprovalRequest, PageInfo, Task, TaskConnection, TaskEdge, UndoPlan, User
+
+
+def _selects(info: Info, name: str) -> bool:
+    """Whether the current field's selection (fragments included) asks for `name`."""
+
+    def walk(selections: list[Any]) -> bool:
+        for selection in selections:
+            if getattr(selection, "name", None) == name:
+                return True
+            if walk(list(getattr(selection, "selections", None) or [])):
+                return True
+        return False
+
+    return any(walk(list(field.selections)) for field in info.selected_fields)
 
 
 @strawberry.type
@@ -50,6 +65,7 @@ class Query:
             ),
             limit=first,
             after=after,
+            with_total=_selects(info, "totalCount"),
         )
         edges = [
             TaskEdge(cursor=history.encode_cursor(t), node=Task.from_model(t)) for t in page.tasks
@@ -59,7 +75,7 @@ class Query:
             page_info=PageInfo(
                 has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
             ),
-            total_count=page.total,
+            total_count=page.total if page.total is not None else 0,
         )
 
     @strawberry.field(description="Stored events of a task with seq > after, oldest first.")
