@@ -8,21 +8,25 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from auth.authenticate import AuthenticationError, Authenticator
 from resolvers.context import RequestContext, Services
 from resolvers.errors import RateLimitedError
-from resolvers.limits import throttle_request
+from resolvers.limits import throttle, throttle_request
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
 from schema.ide import graphiql_page
@@ -30,6 +34,15 @@ from schema.ws_handler import AgentwireTransportWSHandler, Realtime
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
+MULTIPART_MIXED = "multipart/mixed"
+
+
+def wants_stream(accept: str) -> bool:
+    """GraphQL over SSE (graphql-sse, distinct connections) or Apollo's multipart
+    subscriptions: Strawberry streams the subscription itself."""
+    media_types = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    return EVENT_STREAM in media_types or MULTIPART_MIXED in media_types
 
 
 def graphql_error_body(message: str, code: str, **extensions: Any) -> bytes:
@@ -81,7 +94,11 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphql_ide else None,
-            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            subscription_protocols=[
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+                MULTIPART_SUBSCRIPTION_PROTOCOL,
+            ],
             **options,
         )
         self.services = services
@@ -151,7 +168,8 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
         no_query = request.method == "GET" and "query" not in request.query_params
         if no_query and wants_page and self.graphql_ide:
             return await self.render_graphql_ide(request)
-        media_type = preferred_media_type(accept)
+        streaming = wants_stream(accept)
+        media_type = APPLICATION_JSON if streaming else preferred_media_type(accept)
         if media_type is None:
             return Response(
                 graphql_error_body(
@@ -172,7 +190,15 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
                 headers={"WWW-Authenticate": 'Bearer realm="agentwire"'},
             )
         request.scope.setdefault("state", {})["principal"] = principal
+        ctx = RequestContext(
+            principal=principal,
+            services=self.services,
+            request_id=request.scope["state"].get("request_id", ""),
+        )
         try:
+            if streaming:
+                # A stream is a subscription opened, as on the sockets.
+                await throttle(ctx, "subscribe")
             response = await self.run(request)
         except HTTPException as error:
             return Response(
@@ -180,14 +206,17 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
                 status_code=error.status_code,
                 media_type=media_type,
             )
-        try:
-            await throttle_request(
-                RequestContext(
-                    principal=principal,
-                    services=self.services,
-                    request_id=request.scope["state"].get("request_id", ""),
-                )
+        except RateLimitedError as error:
+            return Response(
+                graphql_error_body(error.message, error.code, hint=error.hint),
+                status_code=429,
+                media_type=media_type,
+                headers={"Retry-After": str(error.retry_after)},
             )
+        if isinstance(response, StreamingResponse):
+            return response
+        try:
+            await throttle_request(ctx)
         except RateLimitedError as error:
             return Response(
                 graphql_error_body(error.message, error.code, hint=error.hint),

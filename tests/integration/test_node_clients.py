@@ -1,4 +1,5 @@
-"""The stock `@ag-ui/client` HttpAgent against a real server: interrupt, resume, finish."""
+"""Stock npm clients against a real server: the AG-UI HttpAgent (interrupt, resume, finish),
+graphql-sse and Apollo Client's multipart HttpLink (taskUpdates over plain HTTP)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from tests.support.backends import in_ci
 from tests.support.clients import Api
 
-CLIENT_DIR = Path(__file__).resolve().parents[1] / "agui_client"
+CLIENT_DIR = Path(__file__).resolve().parents[1] / "node_clients"
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +26,8 @@ def node_client() -> Path:
         if in_ci():
             raise RuntimeError("Node.js and npm are required for the AG-UI client test in CI")
         pytest.skip("Node.js and npm are not installed")
-    if not (CLIENT_DIR / "node_modules" / "@ag-ui" / "client").exists():
+    wanted = orjson.loads((CLIENT_DIR / "package.json").read_bytes())["dependencies"]
+    if not all((CLIENT_DIR / "node_modules" / name).exists() for name in wanted):
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=CLIENT_DIR, check=True
         )
@@ -58,3 +60,34 @@ async def test_the_stock_http_agent_is_interrupted_resumes_and_finishes(
     assert summary["state"]["artifacts"] == {"a": 1, "b": 3}
     task = await alice.get(summary["threadId"])
     assert task is not None and task["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("mode", ["sse", "multipart"])
+async def test_stock_http_streaming_clients_follow_task_updates(
+    alice: Api, node_client: Path, mode: str
+) -> None:
+    # given a finished task and its stored events
+    steps = [
+        {"name": f"n{i}", "action": "note", "params": {"key": f"k{i}", "value": i}}
+        for i in range(3)
+    ]
+    task = await alice.submit("three notes", context={"steps": steps})
+    await alice.wait_for(task["id"], lambda t: t["status"] == "COMPLETED")
+    stored = [e["seq"] for e in (await alice.call("TaskEvents", taskId=task["id"]))["taskEvents"]]
+    # when graphql-sse (distinct connections) or Apollo's multipart HttpLink follows it from seq 1
+    env = {**os.environ, "AGENTWIRE_URL": alice.server.http_url, "AGENTWIRE_TOKEN": alice.token}
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        str(node_client.parent / "streams.mjs"),
+        mode,
+        task["id"],
+        "1",
+        str(stored[-1]),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    # then it sees every later event once, in order
+    assert orjson.loads(out.splitlines()[-1]) == stored[1:]
