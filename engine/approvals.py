@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from db.models import ApprovalRequest, utcnow
+from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
 from engine.journal import TaskTransaction
 from subscriptions.envelope import EventType
@@ -15,6 +16,7 @@ OnReject = Literal["skip", "cancel"]
 Decision = Literal["approved", "modified", "rejected", "expired"]
 ON_REJECT_VALUES = ("skip", "cancel")
 ON_TIMEOUT_VALUES = ("reject", "cancel", "approve")
+TIMEOUT_ACTOR = "system:timeout"
 
 
 def on_reject_policy(context: dict[str, Any]) -> OnReject:
@@ -54,10 +56,12 @@ async def record_decision(
         f"approval {status} by {decided_by}", step_id=step.id, data={"approvalId": str(approval.id)}
     )
 
-    granted = status in ("approved", "modified")
+    granted = status in ("approved", "modified") or (
+        status == "expired" and approval.on_timeout == "approve"
+    )
     if granted:
         step.status = "pending"
-        tx.set_status("running", message=f"step {step.name!r} approved")
+        tx.set_status(_resumed_status(tx), message=f"step {step.name!r} approved")
         return
     if on_reject_policy(tx.task.context) == "cancel" or (
         status == "expired" and approval.on_timeout == "cancel"
@@ -67,15 +71,41 @@ async def record_decision(
     step.status = "skipped"
     step.finished_at = utcnow()
     tx.emit(EventType.STEP_COMPLETE, step=step_snapshot(step), message=f"skipped: {status}")
-    tx.set_status("running", message=f"step {step.name!r} skipped")
+    tx.set_status(_resumed_status(tx), message=f"step {step.name!r} skipped")
 
 
-async def cancel_everything(tx: TaskTransaction, *, message: str) -> None:
-    """End the task as cancelled: open steps and pending approvals are cancelled with it."""
-    for step in await steps_of_task(tx.session, tx.task.id):
-        if step.status in ("pending", "running", "awaiting_approval"):
-            step.status = "cancelled"
-            step.finished_at = utcnow()
+def _resumed_status(tx: TaskTransaction) -> str:
+    """A worker holding the task's lease carries on itself (`running`); a task the embedded
+    engine parked goes back to the queue (`pending`) and takes a slot when one is free."""
+    return "running" if tx.task.lease_token is not None else "pending"
+
+
+TIMEOUT_OUTCOMES = {"approve": "approved", "cancel": "cancelled", "reject": "rejected"}
+
+
+async def expire_approval(tx: TaskTransaction, approval: ApprovalRequest) -> None:
+    """An expiry is always recorded `expired` (APPROVAL_TIMEOUT first, then the events of the
+    outcome its `onTimeout` policy applies) and audited as `system:timeout`."""
+    outcome = TIMEOUT_OUTCOMES.get(approval.on_timeout, "rejected")
+    message = f"the approval request expired; step {outcome} by its onApprovalTimeout policy"
+    await record_decision(tx, approval, status="expired", decided_by=TIMEOUT_ACTOR, message=message)
+    record_audit(
+        tx.session,
+        actor=TIMEOUT_ACTOR,
+        action="approval.expired",
+        target=f"task:{tx.task.id}",
+        details={
+            "approvalId": str(approval.id),
+            "stepId": str(approval.step_id),
+            "onTimeout": approval.on_timeout,
+            "outcome": outcome,
+        },
+        request_id=None,
+    )
+
+
+async def fail_pending_approvals(tx: TaskTransaction, *, message: str) -> None:
+    """A task that ends cancels the approvals still waiting on it."""
     for approval in (await approvals_by_task_ids(tx.session, [tx.task.id]))[0]:
         if approval.status == "pending":
             approval.status = "cancelled"
@@ -86,6 +116,15 @@ async def cancel_everything(tx: TaskTransaction, *, message: str) -> None:
                 approvalRequest=approval_snapshot(approval),
                 message=message,
             )
+
+
+async def cancel_everything(tx: TaskTransaction, *, message: str) -> None:
+    """End the task as cancelled: open steps and pending approvals are cancelled with it."""
+    for step in await steps_of_task(tx.session, tx.task.id):
+        if step.status in ("pending", "running", "awaiting_approval"):
+            step.status = "cancelled"
+            step.finished_at = utcnow()
+    await fail_pending_approvals(tx, message=message)
     tx.task.cancel_requested = False
     tx.task.lease_owner = None
     tx.set_status("cancelled", message=message)

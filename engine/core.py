@@ -20,6 +20,7 @@ from db.models import Task, utcnow
 from db.repositories.steps import steps_of_task
 from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_expired_lease
 from engine.actions import ActionSpec
+from engine.approvals import fail_pending_approvals
 from engine.builtin import BuiltinExecutor
 from engine.executor import Executor
 from engine.gate import ApprovalGate
@@ -102,7 +103,7 @@ class Engine:
         for runner in runners:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
-        await self._release_leases(held)
+        await self._requeue_at_shutdown(held)
 
     def transaction(self, task_id: uuid.UUID) -> AbstractAsyncContextManager[TaskTransaction]:
         return task_transaction(self.sessions, self.bus, task_id)
@@ -133,6 +134,7 @@ class Engine:
         if renew:
             await self._renew_leases()
             await self.recover_expired()
+        await self.gate.expire_due()
         claimed, events = await claim_tasks(
             self.sessions,
             limits=self.limits,
@@ -186,10 +188,17 @@ class Engine:
                 expires_at=utcnow() + timedelta(seconds=self.lease_seconds),
             )
 
-    async def _release_leases(self, task_ids: list[uuid.UUID]) -> None:
-        with contextlib.suppress(Exception):
-            async with write_session(self.sessions) as session:
-                await renew_lease(session, task_ids, owner=self.instance_id, expires_at=utcnow())
+    async def _requeue_at_shutdown(self, task_ids: list[uuid.UUID]) -> None:
+        """A graceful stop is not a failed attempt: the tasks this process ran go straight
+        back to the queue (their interrupted step starts again) without using up one of
+        their attempts. What cannot be written here, a kill, the lease's expiry recovers."""
+        for task_id in task_ids:
+            with contextlib.suppress(Exception):
+                async with self.transaction(task_id) as tx:
+                    if tx.task.status != "running" or tx.task.lease_owner != self.instance_id:
+                        continue
+                    tx.task.attempts = max(tx.task.attempts - 1, 0)
+                    await self._requeue(tx, reason="the server stopped")
 
     async def recover_expired(self) -> None:
         """Tasks whose runner vanished (a crash, a stop, a worker whose lease lapsed) go back
@@ -206,9 +215,11 @@ class Engine:
                     lease is not None and lease > utcnow()
                 ):
                     continue
+                if tx.task.status == "awaiting_approval" and tx.task.lease_token is None:
+                    continue  # parked by this engine: it waits for its decision, not a runner
                 await self._requeue(tx)
 
-    async def _requeue(self, tx: TaskTransaction) -> None:
+    async def _requeue(self, tx: TaskTransaction, *, reason: str | None = None) -> None:
         # The old lease token fences nothing in any more: the next claim issues a new one.
         tx.task.lease_token = None
         if tx.task.attempts >= self.max_attempts:
@@ -217,6 +228,7 @@ class Engine:
                 "message": "the task's runner stopped answering too often",
             }
             tx.emit(EventType.ERROR, message=tx.task.error["message"], error=tx.task.error)
+            await fail_pending_approvals(tx, message=tx.task.error["message"])
             tx.set_status("failed", message=tx.task.error["message"])
             return
         for step in await steps_of_task(tx.session, tx.task.id):
@@ -231,12 +243,18 @@ class Engine:
                 )
         owner = tx.task.lease_owner or "the runner"
         tx.task.lease_owner = None
-        reason = {
+        tx.task.lease_expires_at = None
+        if reason is not None:
+            tx.log(f"requeued: {reason}")
+            tx.set_status("pending", message=f"requeued: {reason}")
+            self.wake()
+            return
+        error = {
             "code": "LEASE_EXPIRED",
             "message": f"the lease of {owner} expired; the task goes back to the queue "
             f"(attempt {tx.task.attempts} of {self.max_attempts})",
         }
-        tx.emit(EventType.ERROR, message=reason["message"], error=reason)
+        tx.emit(EventType.ERROR, message=error["message"], error=error)
         tx.set_status("pending", message="requeued after the runner stopped")
         self.wake()
 
@@ -257,6 +275,7 @@ class Engine:
         signal = self._approval_signals.get(approval_id)
         if signal is not None:
             signal.set()
+        self.wake()  # a decided request puts its parked task back in the queue
 
     async def wait_for_approval(self, approval_id: uuid.UUID, *, timeout: float) -> None:
         signal = self._approval_signals.setdefault(approval_id, asyncio.Event())

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from db.models import ApprovalRequest, utcnow
-from db.repositories.steps import get_approval, get_step, pending_approval_for_step
-from engine.approvals import record_decision
+from db.repositories.steps import (
+    due_parked_approvals,
+    get_approval,
+    get_step,
+    pending_approval_for_step,
+)
+from engine.approvals import expire_approval
 from engine.executor import ApprovalDecision, StepCancelledError
-from engine.journal import TaskTransaction
+from engine.journal import TaskMissingError, TaskTransaction
 from subscriptions.envelope import EventType
 from subscriptions.payloads import approval_snapshot, step_snapshot
 
 if TYPE_CHECKING:
     from engine.core import Engine
-
-APPROVAL_POLL_SECONDS = 1.0
 
 
 class ApprovalGate:
@@ -28,26 +32,22 @@ class ApprovalGate:
 
     async def await_approval(
         self, task_id: uuid.UUID, step_id: uuid.UUID, *, prompt: str, parameters: dict[str, Any]
-    ) -> ApprovalDecision:
-        """Open (or, after a restart, find) the step's approval request and wait for its outcome."""
+    ) -> ApprovalDecision | None:
+        """Open (or, after a restart, find) the step's approval request. While it is pending
+        the task is parked: `awaiting_approval`, no lease, no slot, no runner; None tells
+        the runner to stop. The decision (or the scheduler's expiry) puts the task back in
+        the queue, and the next run goes past the gate."""
         approval_id = await self._open_approval(
             task_id, step_id, prompt=prompt, parameters=parameters
         )
-        while True:
-            approval = await self._load_approval(approval_id)
-            if approval.status != "pending":
-                return ApprovalDecision(
-                    status=approval.status,  # type: ignore[arg-type]
-                    parameters=dict(approval.modified_parameters or approval.parameters),
-                    message=approval.decision_message,
-                )
-            remaining = (approval.expires_at - utcnow()).total_seconds()
-            if remaining <= 0:
-                await self._expire(task_id, approval_id)
-                continue
-            await self.engine.wait_for_approval(
-                approval_id, timeout=min(remaining, APPROVAL_POLL_SECONDS)
-            )
+        approval = await self._load_approval(approval_id)
+        if approval.status == "pending":
+            return None
+        return ApprovalDecision(
+            status=approval.status,  # type: ignore[arg-type]
+            parameters=dict(approval.modified_parameters or approval.parameters),
+            message=approval.decision_message,
+        )
 
     async def _open_approval(
         self, task_id: uuid.UUID, step_id: uuid.UUID, *, prompt: str, parameters: dict[str, Any]
@@ -56,10 +56,14 @@ class ApprovalGate:
             if tx.task.status not in ("running", "awaiting_approval") or tx.task.cancel_requested:
                 raise StepCancelledError
             existing = await pending_approval_for_step(tx.session, step_id)
-            if existing is not None:
-                return existing.id
             step = await get_step(tx.session, step_id)
             assert step is not None
+            if existing is not None:
+                # Found again after a restart: park it as it was, same request, same deadline.
+                step.status = "awaiting_approval"
+                park(tx)
+                tx.set_status("awaiting_approval", message=existing.prompt)
+                return existing.id
             approval = ApprovalRequest(
                 id=uuid.uuid4(),
                 task_id=task_id,
@@ -73,6 +77,7 @@ class ApprovalGate:
             )
             tx.session.add(approval)
             step.status = "awaiting_approval"
+            park(tx)
             tx.set_status("awaiting_approval", message=prompt)
             tx.emit(
                 EventType.APPROVAL_REQUEST,
@@ -94,24 +99,25 @@ class ApprovalGate:
         assert approval is not None
         return approval
 
-    async def _expire(self, task_id: uuid.UUID, approval_id: uuid.UUID) -> None:
+    async def expire_due(self) -> None:
+        """Expire the overdue requests of parked tasks (no runner waits on them)."""
+        async with self.engine.sessions() as session:
+            due = await due_parked_approvals(session, utcnow())
+        for task_id, approval_id in due:
+            with contextlib.suppress(TaskMissingError):
+                await self.expire(task_id, approval_id)
+
+    async def expire(self, task_id: uuid.UUID, approval_id: uuid.UUID) -> None:
         async with self.engine.transaction(task_id) as tx:
             approval = await get_approval(tx.session, approval_id)
-            if approval is None or approval.status != "pending":
+            if approval is None or approval.status != "pending" or approval.expires_at > utcnow():
                 return
-            if approval.on_timeout == "approve":
-                await record_decision(
-                    tx,
-                    approval,
-                    status="approved",
-                    decided_by="system:timeout",
-                    message="approved automatically when the request expired",
-                )
-                return
-            await record_decision(
-                tx,
-                approval,
-                status="expired",
-                decided_by="system:timeout",
-                message="the approval request expired",
-            )
+            await expire_approval(tx, approval)
+        self.engine.wake()
+
+
+def park(tx: TaskTransaction) -> None:
+    """The task waits for a person: it holds no lease, so it holds no slot and no runner."""
+    tx.task.lease_owner = None
+    tx.task.lease_expires_at = None
+    tx.task.lease_token = None

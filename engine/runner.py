@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from db.models import utcnow
 from db.repositories.steps import get_step, granted_approval_exists, steps_of_task
 from db.repositories.tasks import get_task
-from engine.approvals import cancel_everything
+from engine.approvals import cancel_everything, fail_pending_approvals
 from engine.executor import Executor, StepCancelledError, StepFailedError, StepOutcome
 from engine.step_context import RunContext, spec_of
 from subscriptions.envelope import EventType
@@ -69,6 +69,8 @@ class TaskRunner:
             decision = await self.engine.gate.await_approval(
                 task_id, step_id, prompt=prompt, parameters=parameters
             )
+            if decision is None:  # parked until the decision requeues it
+                return False
             if decision.status == "cancelled":
                 return False
             if not decision.granted:
@@ -131,6 +133,7 @@ class TaskRunner:
                     other.status = "skipped"
             tx.task.error = {"code": "STEP_FAILED", "message": message, "stepId": str(step_id)}
             tx.task.lease_owner = None
+            await fail_pending_approvals(tx, message=message)
             tx.log(message, level="error", step_id=step_id)
             tx.emit(EventType.ERROR, step=step_snapshot(step), message=message, error=tx.task.error)
             tx.set_status("failed", message=message)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import TaskStep
 from db.repositories.steps import get_step
-from engine.executor import ApprovalDecision, StepCancelledError, StepSpec
+from engine.executor import ApprovalDecision, StepCancelledError, StepFailedError, StepSpec
 from subscriptions.envelope import EventType
 from subscriptions.payloads import step_snapshot
 
@@ -98,6 +98,14 @@ class RunContext:
             tx.task.artifacts = artifacts
 
     async def request_approval(self, prompt: str, parameters: dict[str, Any]) -> ApprovalDecision:
-        return await self._engine.gate.await_approval(
+        """Only a decided request answers here: a pending one parks the task (it holds no
+        runner while a person decides), so a step cannot wait in the middle of its work."""
+        decision = await self._engine.gate.await_approval(
             self._task_id, self._step_id, prompt=prompt, parameters=parameters
         )
+        if decision is None:
+            raise StepFailedError(
+                "a step cannot wait for an approval mid-step; declare requiresApproval on the "
+                "action so the engine asks before the step starts"
+            )
+        return decision

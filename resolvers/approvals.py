@@ -67,6 +67,11 @@ async def approve_step(
                     hint="use an id from Task.approvals or the approval_request event",
                 )
             check_pending(approval)
+            if tx.task.status != "awaiting_approval":
+                raise ConflictError(
+                    f"task {task_id} is {tx.task.status}, not waiting for approval {approval.id}",
+                    hint="read the task for its current state; only a waiting task can be answered",
+                )
             if modified is not None:
                 await check_step_parameters(ctx, tx.session, tx.task, approval, modified)
             approval.batch_id = batch_id

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ApprovalRequest, Task, TaskLog, TaskStep
@@ -79,13 +80,36 @@ async def pending_approval_for_step(
     return result.scalar_one_or_none()
 
 
+async def due_parked_approvals(
+    session: AsyncSession, now: datetime
+) -> Sequence[tuple[uuid.UUID, uuid.UUID]]:
+    """(task id, approval id) of overdue pending requests whose task no worker holds (the
+    embedded engine parks such tasks, so nothing else would notice their deadline)."""
+    result = await session.execute(
+        select(ApprovalRequest.task_id, ApprovalRequest.id)
+        .join(Task, Task.id == ApprovalRequest.task_id)
+        .where(
+            ApprovalRequest.status == "pending",
+            ApprovalRequest.expires_at <= now,
+            Task.lease_token.is_(None),
+        )
+        .order_by(ApprovalRequest.expires_at)
+        .limit(200)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
 async def granted_approval_exists(session: AsyncSession, step_id: uuid.UUID) -> bool:
     """Whether the step was already approved (so a resumed run must not ask again)."""
     result = await session.execute(
         select(ApprovalRequest.id)
         .where(
             ApprovalRequest.step_id == step_id,
-            ApprovalRequest.status.in_(("approved", "modified")),
+            or_(
+                ApprovalRequest.status.in_(("approved", "modified")),
+                # An expiry whose policy approves the step grants it too.
+                and_(ApprovalRequest.status == "expired", ApprovalRequest.on_timeout == "approve"),
+            ),
         )
         .limit(1)
     )

@@ -195,7 +195,7 @@ async def test_approve_runs_the_step(alice: Rest) -> None:
         json={"approvalId": approval["id"], "approved": True, "message": "ok"},
     )
     assert response.status_code == 200
-    assert response.json()["data"]["task"]["status"] in ("running", "completed")
+    assert response.json()["data"]["task"]["status"] in ("pending", "running", "completed")
     done = await alice.wait_status(task["id"], "completed")
     assert done["task"]["artifacts"] == {"a": 1, "b": 2}
     decided = done["task"]["approvals"][0]
