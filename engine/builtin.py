@@ -16,6 +16,9 @@ from engine.executor import (
 
 MAX_WAIT_MS = 600_000
 PROGRESS_REPORTS = 5
+# A wait sleeps in slices this long and checks for cancellation after each, so a
+# cancelled wait stops within a second however long its `ms`.
+WAIT_SLICE_SECONDS = 0.2
 
 # The built-in actions, declared exactly as a remote executor declares its own.
 ACTIONS: dict[str, ActionSpec] = {
@@ -91,13 +94,7 @@ class BuiltinExecutor:
         check_params(self.actions[step.action], params, where="params")
         if step.action == "wait":
             total_ms = float(params.get("ms", 1000))
-            for report in range(1, PROGRESS_REPORTS + 1):
-                await asyncio.sleep(total_ms / 1000 / PROGRESS_REPORTS)
-                await ctx.checkpoint()
-                await ctx.progress(
-                    report / PROGRESS_REPORTS,
-                    f"waited {total_ms * report / PROGRESS_REPORTS:.0f} ms",
-                )
+            await _wait(total_ms, ctx)
             return StepOutcome(result={"waitedMs": total_ms}, rollback={})
         if step.action == "note":
             key, value = params["key"], params["value"]
@@ -122,3 +119,25 @@ class BuiltinExecutor:
                 rollback["key"], existed=bool(rollback["existed"]), value=rollback["previous"]
             )
             await ctx.log(f"restored artifact {rollback['key']!r}")
+
+
+async def _wait(total_ms: float, ctx: StepContext) -> None:
+    """Sleep `total_ms` in short slices (cancellation checked after each); progress is
+    reported PROGRESS_REPORTS times, evenly."""
+    loop = asyncio.get_running_loop()
+    total = total_ms / 1000
+    started = loop.time()
+    reported = 0
+    while True:
+        elapsed = loop.time() - started
+        if elapsed >= total:
+            break
+        await asyncio.sleep(min(WAIT_SLICE_SECONDS, total - elapsed))
+        await ctx.checkpoint()
+        due = min(int((loop.time() - started) / total * PROGRESS_REPORTS), PROGRESS_REPORTS - 1)
+        if due > reported:
+            reported = due
+            await ctx.progress(
+                due / PROGRESS_REPORTS, f"waited {total_ms * due / PROGRESS_REPORTS:.0f} ms"
+            )
+    await ctx.progress(1.0, f"waited {total_ms:.0f} ms")

@@ -15,7 +15,8 @@ from subscriptions.payloads import step_snapshot
 if TYPE_CHECKING:
     from engine.core import Engine
 
-CANCEL_POLL_SECONDS = 1.0
+# Another instance's cancel is seen through the database; polled at most this often.
+CANCEL_POLL_SECONDS = 0.5
 
 
 def spec_of(step: TaskStep) -> StepSpec:
