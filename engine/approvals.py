@@ -126,6 +126,7 @@ async def cancel_everything(tx: TaskTransaction, *, message: str) -> None:
             step.finished_at = utcnow()
     await fail_pending_approvals(tx, message=message)
     tx.task.cancel_requested = False
+    tx.task.cancel_mode = None
     tx.task.lease_owner = None
     tx.set_status("cancelled", message=message)
     tx.emit(EventType.CANCELLED, status="cancelled", message=message)

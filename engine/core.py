@@ -20,7 +20,7 @@ from db.models import Task, utcnow
 from db.repositories.steps import steps_of_task
 from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_expired_lease
 from engine.actions import ActionSpec
-from engine.approvals import fail_pending_approvals
+from engine.approvals import cancel_everything, fail_pending_approvals
 from engine.builtin import BuiltinExecutor
 from engine.executor import Executor
 from engine.gate import ApprovalGate
@@ -222,6 +222,14 @@ class Engine:
     async def _requeue(self, tx: TaskTransaction, *, reason: str | None = None) -> None:
         # The old lease token fences nothing in any more: the next claim issues a new one.
         tx.task.lease_token = None
+        if tx.task.cancel_requested:
+            # Cancelled, and the runner never acknowledged within its lease: it is fenced
+            # (its token is dead) and the task ends cancelled rather than running again.
+            tx.task.lease_owner = None
+            await cancel_everything(
+                tx, message="cancelled; the runner did not stop within its lease"
+            )
+            return
         if tx.task.attempts >= self.max_attempts:
             tx.task.error = {
                 "code": "LEASE_EXPIRED",
@@ -260,16 +268,22 @@ class Engine:
 
     # signals from resolvers
 
-    def request_cancel(self, task_id: uuid.UUID) -> None:
-        self._cancel_flags.add(task_id)
+    def request_cancel(self, task_id: uuid.UUID, *, mode: str = "immediate") -> None:
+        """`immediate` stops the running step at its next checkpoint; `after_step` lets it
+        finish (the runner then starts no further step)."""
+        if mode == "immediate":
+            self._cancel_flags.add(task_id)
 
     def cancel_requested(self, task_id: uuid.UUID) -> bool:
         return task_id in self._cancel_flags
 
     async def cancel_flag_in_database(self, task_id: uuid.UUID) -> bool:
         async with self.sessions() as session:
-            result = await session.execute(select(Task.cancel_requested).where(Task.id == task_id))
-            return bool(result.scalar_one_or_none())
+            result = await session.execute(
+                select(Task.cancel_requested, Task.cancel_mode).where(Task.id == task_id)
+            )
+            row = result.one_or_none()
+            return row is not None and bool(row[0]) and row[1] != "after_step"
 
     def approval_decided(self, approval_id: uuid.UUID) -> None:
         signal = self._approval_signals.get(approval_id)

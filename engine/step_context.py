@@ -63,7 +63,7 @@ class RunContext:
             return
         self._last_progress = now
         async with self._engine.transaction(self._task_id) as tx:
-            if tx.task.cancel_requested:
+            if tx.task.cancel_requested and tx.task.cancel_mode != "after_step":
                 raise StepCancelledError
             step = await get_step(tx.session, self._step_id)
             assert step is not None

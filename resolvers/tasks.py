@@ -206,9 +206,15 @@ async def find_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task | None:
         return None
 
 
-async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task:
-    """Pending and awaiting-approval tasks end at once; a running one at its next checkpoint."""
+CANCEL_MODES = ("immediate", "after_step")
+
+
+async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID, mode: str = "immediate") -> Task:
+    """Pending and awaiting-approval tasks end at once; a running one at its next checkpoint
+    (`immediate`) or once its running step finishes (`after_step`)."""
     await authorize(ctx, "tasks:write")
+    if mode not in CANCEL_MODES:
+        raise ValidationFailedError("mode must be 'immediate' or 'after_step'", field="mode")
     try:
         async with ctx.engine.transaction(task_id) as tx:
             if not visible(ctx, tx.task):
@@ -228,15 +234,16 @@ async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task:
                 request_id=ctx.request_id,
             )
             if status == "running":
-                if not tx.task.cancel_requested:
+                if not tx.task.cancel_requested or mode == "immediate":
                     tx.task.cancel_requested = True
+                    tx.task.cancel_mode = mode
                     tx.log("cancellation requested; stopping at the next checkpoint")
             else:
                 await cancel_everything(tx, message=f"cancelled by {ctx.principal.subject}")
             task = tx.task
     except TaskMissingError as error:
         raise not_found(task_id) from error
-    ctx.engine.request_cancel(task_id)
+    ctx.engine.request_cancel(task_id, mode=mode)
     for approval_id in await _pending_approval_ids(ctx, task_id):
         ctx.engine.approval_decided(approval_id)
     ctx.engine.wake()

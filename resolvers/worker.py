@@ -213,13 +213,17 @@ async def heartbeat(
     )
     async with _write(ctx, task_id, token, None) as write:
         tx = write.tx
-        tx.task.lease_expires_at = utcnow() + timedelta(seconds=lease)
+        if not tx.task.cancel_requested:
+            # After a cancel the lease is not renewed: a worker that does not stop within
+            # it is fenced, and the task ends cancelled (engine recovery).
+            tx.task.lease_expires_at = utcnow() + timedelta(seconds=lease)
         approvals = (await approvals_by_task_ids(tx.session, [task_id]))[0]
         for approval in approvals:
             if approval.status == "pending" and approval.expires_at <= utcnow():
                 await _expire(tx, approval)
         answered = [_approval_signal(a) for a in approvals]
-        cancel = {"mode": "immediate"} if tx.task.cancel_requested else None
+        mode = tx.task.cancel_mode or "immediate"
+        cancel = {"mode": mode} if tx.task.cancel_requested else None
         status = tx.task.status
         expires = tx.task.lease_expires_at
     assert expires is not None

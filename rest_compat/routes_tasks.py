@@ -35,6 +35,14 @@ IDEMPOTENCY_KEY = Param(
     "use a key of your own per task, such as `order-4711`.",
     # No example: "Try it out" would pre-fill it, and a second run would return the first task.
 )
+CANCEL_MODE = Param(
+    "mode",
+    "query",
+    {"type": "string", "enum": ["immediate", "after_step"], "default": "immediate"},
+    "`immediate` stops a running task at its next checkpoint; `after_step` lets the "
+    "running step finish.",
+    default="immediate",
+)
 HISTORY_PARAMS = (
     Param(
         "status",
@@ -144,7 +152,9 @@ async def undo(call: Call) -> Response:
 
 
 async def cancel(call: Call) -> Response:
-    task = await task_resolvers.cancel_task(call.ctx, task_id=call.params["taskId"])
+    task = await task_resolvers.cancel_task(
+        call.ctx, task_id=call.params["taskId"], mode=call.params["mode"]
+    )
     return await task_data(call, task)
 
 
@@ -217,11 +227,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "cancelTask",
         "Cancel a task",
         "Pending and awaiting-approval tasks end at once; a running one stops at its next "
-        "checkpoint (the returned status is still `running`). A finished task is 409.",
+        "checkpoint (`mode=immediate`, the default) or once its running step finishes "
+        "(`mode=after_step`); the returned status is still `running`. A finished task is 409.",
         cancel,
         replies=(TASK_REPLY,),
         errors=(401, 403, 404, 409, 422, 429, 503),
-        params=(TASK_ID,),
+        params=(TASK_ID, CANCEL_MODE),
     ),
     Operation(
         "POST",

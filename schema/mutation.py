@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -32,6 +33,12 @@ from schema.worker import (
     claim_of,
     signals_of,
 )
+
+
+@strawberry.enum(description="How a running task is cancelled.")
+class CancelMode(Enum):
+    IMMEDIATE = "immediate"
+    AFTER_STEP = "after_step"
 
 
 @strawberry.input(description="A new task.")
@@ -145,10 +152,17 @@ class Mutation:
         )
         return Task.from_model(task)
 
-    @strawberry.mutation(description="Cancel a pending, running or awaiting-approval task.")
-    async def cancel_task(self, info: Info, task_id: strawberry.ID) -> Task:
+    @strawberry.mutation(
+        description="Cancel a pending, running or awaiting-approval task. A running one stops "
+        "at its next checkpoint (IMMEDIATE) or once its running step finishes (AFTER_STEP)."
+    )
+    async def cancel_task(
+        self, info: Info, task_id: strawberry.ID, mode: CancelMode = CancelMode.IMMEDIATE
+    ) -> Task:
         task = await task_resolvers.cancel_task(
-            info.context.resolver_context(), task_id=parse_id(task_id, field="taskId")
+            info.context.resolver_context(),
+            task_id=parse_id(task_id, field="taskId"),
+            mode=mode.value,
         )
         return Task.from_model(task)
 

@@ -294,3 +294,28 @@ async def test_eight_worker_processes_claim_two_hundred_tasks_each_exactly_once(
     assert sum(1 for out, _ in outputs if json.loads(out)) >= 2  # the work really was shared
     rows = [r for r in await rows_of(server, Task, executor=name)]
     assert sorted((r.status, r.attempts) for r in rows) == [("completed", 1)] * 200
+
+
+async def test_a_worker_that_ignores_a_cancel_is_fenced_when_its_lease_lapses(
+    server: LiveServer,
+) -> None:
+    worker, api, name = await setup(server)
+    task = await api.submit("organise", context={"executor": name, "steps": [move("a")]})
+    await worker.claim(name, leaseSeconds=5)
+    step = (await api.get(task["id"]))["steps"][0]["id"]  # type: ignore[index]
+    await worker.write(f"/steps/{step}/start")
+    await Rest(server, api.token).request("DELETE", f"/api/agent/{task['id']}?mode=after_step")
+    beat = await worker.post(f"/tasks/{task['id']}/heartbeat", {"leaseToken": worker.token})
+    assert beat.json()["data"]["cancel"] == {"mode": "after_step"}
+    before = beat.json()["data"]["leaseExpiresAt"]
+    again = await worker.post(f"/tasks/{task['id']}/heartbeat", {"leaseToken": worker.token})
+    assert again.json()["data"]["leaseExpiresAt"] == before  # a cancel is not renewed
+    # when: the worker keeps working instead of stopping; another claim runs recovery
+    other = Worker(server, "")
+    other.rest = worker.rest
+    assert await other.claim(name, wait=8) is None
+    # then
+    final = await api.wait_status(task["id"], "CANCELLED")
+    assert [s["status"] for s in final["steps"]] == ["CANCELLED"]
+    late = await worker.write(f"/steps/{step}/complete", result={"moved": "a"})
+    assert_error(late, 409, "LEASE_LOST", "client_error")

@@ -25,6 +25,8 @@ export interface ApproveInput {
   modifiedParameters?: JsonValue | null;
 }
 
+export type CancelMode = 'IMMEDIATE' | 'AFTER_STEP';
+
 export interface ClaimInput {
   executors: Array<string>;
   leaseSeconds?: number | null;
@@ -295,10 +297,11 @@ export type ApproveBatchResult = {
   }>;
 };
 
-export const CancelTaskDocument = "mutation CancelTask($taskId: ID!) {\n  cancelTask(taskId: $taskId) {\n    ...TaskFields\n  }\n}\n\nfragment TaskFields on Task {\n  id\n  task\n  status\n  priority\n  conversationId\n  context\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  estimatedWaitTime\n  progress\n  artifacts\n  result\n  error\n  lastSeq\n  currentStep {\n    id\n    name\n    status\n    progress\n  }\n  steps {\n    id\n    position\n    name\n    action\n    params\n    requiresApproval\n    reversibility\n    status\n    progress\n    result\n  }\n  approvals {\n    id\n    stepId\n    status\n    prompt\n    parameters\n    modifiedParameters\n    decidedBy\n    decisionMessage\n    expiresAt\n  }\n  pendingApproval {\n    id\n    stepId\n    prompt\n    parameters\n    expiresAt\n  }\n  logs {\n    level\n    message\n    stepId\n  }\n}";
+export const CancelTaskDocument = "mutation CancelTask($taskId: ID!, $mode: CancelMode) {\n  cancelTask(taskId: $taskId, mode: $mode) {\n    ...TaskFields\n  }\n}\n\nfragment TaskFields on Task {\n  id\n  task\n  status\n  priority\n  conversationId\n  context\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  estimatedWaitTime\n  progress\n  artifacts\n  result\n  error\n  lastSeq\n  currentStep {\n    id\n    name\n    status\n    progress\n  }\n  steps {\n    id\n    position\n    name\n    action\n    params\n    requiresApproval\n    reversibility\n    status\n    progress\n    result\n  }\n  approvals {\n    id\n    stepId\n    status\n    prompt\n    parameters\n    modifiedParameters\n    decidedBy\n    decisionMessage\n    expiresAt\n  }\n  pendingApproval {\n    id\n    stepId\n    prompt\n    parameters\n    expiresAt\n  }\n  logs {\n    level\n    message\n    stepId\n  }\n}";
 
 export interface CancelTaskVariables {
   taskId: string;
+  mode?: CancelMode | null;
 }
 
 export type CancelTaskResult = {
