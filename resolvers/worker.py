@@ -18,7 +18,7 @@ from db.models import ApprovalRequest, Task, TaskStep, utcnow
 from db.repositories.executors import get_executor
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
 from engine.actions import parse_steps
-from engine.approvals import ON_TIMEOUT_VALUES, cancel_everything, record_decision
+from engine.approvals import ON_TIMEOUT_VALUES, cancel_everything, expire_approval
 from engine.executor import PlanError
 from engine.journal import TaskMissingError
 from engine.leases import LeasedWrite, LeaseLostError, claim_for_worker, end_lease, leased_write
@@ -220,7 +220,7 @@ async def heartbeat(
         approvals = (await approvals_by_task_ids(tx.session, [task_id]))[0]
         for approval in approvals:
             if approval.status == "pending" and approval.expires_at <= utcnow():
-                await _expire(tx, approval)
+                await expire_approval(tx, approval)
         answered = [_approval_signal(a) for a in approvals]
         mode = tx.task.cancel_mode or "immediate"
         cancel = {"mode": mode} if tx.task.cancel_requested else None
@@ -228,25 +228,6 @@ async def heartbeat(
         expires = tx.task.lease_expires_at
     assert expires is not None
     return Signals(lease_expires_at=expires, cancel=cancel, approvals=answered, status=status)
-
-
-async def _expire(tx: Any, approval: ApprovalRequest) -> None:
-    if approval.on_timeout == "approve":
-        await record_decision(
-            tx,
-            approval,
-            status="approved",
-            decided_by="system:timeout",
-            message="approved automatically when the request expired",
-        )
-    else:
-        await record_decision(
-            tx,
-            approval,
-            status="expired",
-            decided_by="system:timeout",
-            message="the approval request expired",
-        )
 
 
 def _approval_signal(approval: ApprovalRequest) -> dict[str, Any]:
