@@ -136,6 +136,8 @@ class Task(Base):
     artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Input sent to the task (`sendInput`), oldest first: `[{id, input, sentBy, sentAt}]`.
+    inputs: Mapped[list[Any] | None] = mapped_column(JsonValue)
     # `immediate` (stop at the next checkpoint) or `after_step` (finish the running step).
     cancel_mode: Mapped[str | None] = mapped_column(String(16))
     lease_owner: Mapped[str | None] = mapped_column(String(128))

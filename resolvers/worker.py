@@ -25,6 +25,7 @@ from engine.leases import LeasedWrite, LeaseLostError, claim_for_worker, end_lea
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
 from resolvers.executors import DEFAULT_EXECUTOR, actions_of, require_worker
+from resolvers.inputs import deliverable_inputs
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
 from subscriptions.envelope import EventType
 from subscriptions.payloads import approval_snapshot, step_snapshot
@@ -80,6 +81,7 @@ class Signals:
     cancel: dict[str, Any] | None
     approvals: list[dict[str, Any]]
     status: str
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _number(value: Any, *, field: str, low: float, high: float, default: float) -> float:
@@ -225,9 +227,12 @@ async def heartbeat(
         mode = tx.task.cancel_mode or "immediate"
         cancel = {"mode": mode} if tx.task.cancel_requested else None
         status = tx.task.status
+        inputs = deliverable_inputs(tx.task)
         expires = tx.task.lease_expires_at
     assert expires is not None
-    return Signals(lease_expires_at=expires, cancel=cancel, approvals=answered, status=status)
+    return Signals(
+        lease_expires_at=expires, cancel=cancel, approvals=answered, status=status, inputs=inputs
+    )
 
 
 def _approval_signal(approval: ApprovalRequest) -> dict[str, Any]:

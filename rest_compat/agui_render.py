@@ -46,6 +46,7 @@ _CUSTOM_TYPES = frozenset(
         EventType.LAGGED,
         EventType.APPROVAL_RESOLVED,
         EventType.APPROVAL_TIMEOUT,
+        EventType.INPUT,
     }
 )
 

@@ -22,6 +22,18 @@ class Body(BaseModel):
     )
 
 
+class InputBody(Body):
+    """Input for a running task's worker."""
+
+    input: Any = Field(description="Any JSON value.", examples=[{"answer": "use the blue one"}])
+    policy: str | None = Field(
+        default=None,
+        description="While an approval is pending: `queue` (default) keeps the input for "
+        "after the decision; `reject_pending` rejects the approval and delivers it now.",
+        json_schema_extra={"enum": ["queue", "reject_pending"]},
+    )
+
+
 class SubmitTaskBody(Body):
     """A new task."""
 

@@ -8,11 +8,12 @@ from starlette.responses import Response
 
 from resolvers import approvals as approval_resolvers
 from resolvers import history as history_resolvers
+from resolvers import inputs as input_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
 from resolvers import views as view_resolvers
 from resolvers.validation import MAX_KEY_CHARS, parse_id
-from rest_compat.bodies import ApproveBody, SubmitTaskBody, UndoBody
+from rest_compat.bodies import ApproveBody, InputBody, SubmitTaskBody, UndoBody
 from rest_compat.envelope import success
 from rest_compat.inputs import Param
 from rest_compat.payloads import CurrentExecution, HistoryPage, TaskData, TaskDetail
@@ -158,6 +159,14 @@ async def cancel(call: Call) -> Response:
     return await task_data(call, task)
 
 
+async def send_input(call: Call) -> Response:
+    body: InputBody = call.body
+    task = await input_resolvers.send_input(
+        call.ctx, task_id=call.params["taskId"], input=body.input, policy=body.policy or "queue"
+    )
+    return await task_data(call, task)
+
+
 async def history(call: Call) -> Response:
     p = call.params
     page = await history_resolvers.list_tasks(
@@ -260,5 +269,19 @@ OPERATIONS: tuple[Operation, ...] = (
         params=(TASK_ID,),
         body=UndoBody,
         body_required=False,
+    ),
+    Operation(
+        "POST",
+        "/agent/{taskId}/input",
+        "sendInput",
+        "Send input to a task",
+        "Recorded as an `input` event and handed to the task's worker in its heartbeat. "
+        "While an approval is pending, `policy` decides: `queue` (default) or "
+        "`reject_pending`. A finished task is 409.",
+        send_input,
+        replies=(TASK_REPLY,),
+        errors=(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+        params=(TASK_ID,),
+        body=InputBody,
     ),
 )

@@ -199,6 +199,10 @@ class SignalsData(View):
     status: str
     cancel: dict[str, Any] | None = Field(description="`{mode}` when the task is cancelled.")
     approvals: list[dict[str, Any]] = Field(description="Every approval request and its state.")
+    inputs: list[dict[str, Any]] = Field(
+        description="Input sent to the task `[{id, input, sentBy, sentAt}]` (held back while "
+        "an approval is pending); act on the ids you have not handled yet."
+    )
 
 
 class AckData(View):
@@ -265,6 +269,7 @@ async def heartbeat(call: Call) -> Response:
         status=signals.status,
         cancel=signals.cancel,
         approvals=signals.approvals,
+        inputs=signals.inputs,
     )
     return success(data.dump())
 

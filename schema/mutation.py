@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from resolvers import approvals as approval_resolvers
 from resolvers import batch_approvals as batch_resolvers
 from resolvers import executors as executor_resolvers
+from resolvers import inputs as input_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
 from resolvers import worker as worker_resolvers
@@ -39,6 +40,12 @@ from schema.worker import (
 class CancelMode(Enum):
     IMMEDIATE = "immediate"
     AFTER_STEP = "after_step"
+
+
+@strawberry.enum(description="What input does to a task that awaits approval.")
+class InputPolicy(Enum):
+    QUEUE = "queue"
+    REJECT_PENDING = "reject_pending"
 
 
 @strawberry.input(description="A new task.")
@@ -178,6 +185,26 @@ class Mutation:
             ),
         )
         return Executor.from_model(row)
+
+    @strawberry.mutation(
+        description="Send input to an unfinished task: recorded as an INPUT event and handed "
+        "to its worker. While it awaits approval, QUEUE (default) keeps the input for after "
+        "the decision; REJECT_PENDING rejects the pending approval and hands it over now."
+    )
+    async def send_input(
+        self,
+        info: Info,
+        task_id: strawberry.ID,
+        input: JSON,
+        policy: InputPolicy = InputPolicy.QUEUE,
+    ) -> Task:
+        task = await input_resolvers.send_input(
+            info.context.resolver_context(),
+            task_id=parse_id(task_id, field="taskId"),
+            input=input,
+            policy=policy.value,
+        )
+        return Task.from_model(task)
 
     @strawberry.mutation(
         description="Worker: claim the next task of these executors under a lease; null when "

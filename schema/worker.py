@@ -89,6 +89,7 @@ class WorkerSignals:
     status: str
     cancel: JSON | None = strawberry.field(description="`{mode}` when the task is cancelled.")
     approvals: JSON = strawberry.field(description="Every approval request and its state.")
+    inputs: JSON = strawberry.field(description="Input sent to the task, oldest first.")
 
 
 @strawberry.type(description="A write's answer; applied is false for a retried sequence.")
@@ -155,4 +156,5 @@ def signals_of(signals: Signals) -> WorkerSignals:
         status=signals.status,
         cancel=JSON(signals.cancel) if signals.cancel is not None else None,
         approvals=JSON(signals.approvals),
+        inputs=JSON(signals.inputs),
     )

@@ -31,6 +31,7 @@ class EventType(StrEnum):
     UNDO_COMPLETE = "undo_complete"
     SNAPSHOT = "snapshot"
     LAGGED = "lagged"
+    INPUT = "input"
 
 
 class EventPriority(StrEnum):

@@ -66,6 +66,7 @@ async def test_every_route_is_documented_and_every_documented_route_exists(
         ("post", "/api/agent/{taskId}/undo"),
         ("get", "/api/agent/{taskId}/events"),
         ("get", "/api/agent/{taskId}/stream"),
+        ("post", "/api/agent/{taskId}/input"),
         ("post", "/api/worker/executors"),
         ("post", "/api/worker/claim"),
         ("post", "/api/worker/tasks/{taskId}/heartbeat"),

@@ -319,3 +319,43 @@ async def test_a_worker_that_ignores_a_cancel_is_fenced_when_its_lease_lapses(
     assert [s["status"] for s in final["steps"]] == ["CANCELLED"]
     late = await worker.write(f"/steps/{step}/complete", result={"moved": "a"})
     assert_error(late, 409, "LEASE_LOST", "client_error")
+
+
+async def test_input_while_an_approval_is_pending_follows_its_policy(server: LiveServer) -> None:
+    worker, api, name = await setup(server)
+    task = await api.submit(
+        "organise", context={"executor": name, "steps": [move("a", approval=True), move("b")]}
+    )
+    await worker.claim(name)
+    steps = (await api.get(task["id"]))["steps"]  # type: ignore[index]
+    await worker.write("/approvals", stepId=steps[0]["id"], prompt="Move a?", dedupeKey="a")
+    await api.wait_status(task["id"], "AWAITING_APPROVAL")
+    # when: QUEUE keeps the input back while the approval is pending
+    await api.call("SendInput", taskId=task["id"], input={"note": "first"}, policy="QUEUE")
+    held = await worker.post(f"/tasks/{task['id']}/heartbeat", {"leaseToken": worker.token})
+    # then
+    assert held.json()["data"]["inputs"] == []
+    assert [a["status"] for a in held.json()["data"]["approvals"]] == ["pending"]
+    # when: REJECT_PENDING rejects the approval and hands everything over
+    response = await Rest(server, api.token).request(
+        "POST",
+        f"/api/agent/{task['id']}/input",
+        json={"input": {"note": "second"}, "policy": "reject_pending"},
+    )
+    assert response.status_code == 200, response.text
+    given = (
+        await worker.post(f"/tasks/{task['id']}/heartbeat", {"leaseToken": worker.token})
+    ).json()["data"]
+    # then
+    assert [i["input"] for i in given["inputs"]] == [{"note": "first"}, {"note": "second"}]
+    assert [a["status"] for a in given["approvals"]] == ["rejected"]
+    assert given["status"] == "running"
+    events = [e for e in await Rest(server, api.token).events(task["id"]) if e["type"] == "input"]
+    assert [(e["data"]["input"], e["data"]["policy"], e["data"]["queued"]) for e in events] == [
+        ({"note": "first"}, "queue", True),
+        ({"note": "second"}, "reject_pending", False),
+    ]
+    bad = await Rest(server, api.token).request(
+        "POST", f"/api/agent/{task['id']}/input", json={"input": 1, "policy": "later"}
+    )
+    assert_error(bad, 422, "VALIDATION", "validation_error", field="policy")

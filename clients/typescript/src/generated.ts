@@ -41,6 +41,8 @@ export interface HeartbeatInput {
   leaseSeconds?: number | null;
 }
 
+export type InputPolicy = 'QUEUE' | 'REJECT_PENDING';
+
 export interface RegisterExecutorInput {
   name: string;
   actions: Array<ActionDeclarationInput>;
@@ -71,7 +73,7 @@ export interface SubmitTaskInput {
   idempotencyKey?: string | null;
 }
 
-export type TaskEventType = 'STATUS_CHANGE' | 'STEP_START' | 'STEP_PROGRESS' | 'STEP_COMPLETE' | 'ERROR' | 'APPROVAL_REQUEST' | 'APPROVAL_RESOLVED' | 'APPROVAL_TIMEOUT' | 'COMPLETED' | 'CANCELLED' | 'QUEUE_UPDATE' | 'STEP_ROLLED_BACK' | 'UNDO_START' | 'UNDO_COMPLETE' | 'SNAPSHOT' | 'LAGGED';
+export type TaskEventType = 'STATUS_CHANGE' | 'STEP_START' | 'STEP_PROGRESS' | 'STEP_COMPLETE' | 'ERROR' | 'APPROVAL_REQUEST' | 'APPROVAL_RESOLVED' | 'APPROVAL_TIMEOUT' | 'COMPLETED' | 'CANCELLED' | 'QUEUE_UPDATE' | 'STEP_ROLLED_BACK' | 'UNDO_START' | 'UNDO_COMPLETE' | 'SNAPSHOT' | 'LAGGED' | 'INPUT';
 
 export type TaskStatus = 'PENDING' | 'RUNNING' | 'AWAITING_APPROVAL' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'ROLLED_BACK';
 
@@ -541,6 +543,76 @@ export type RegisterExecutorResult = {
     version: number;
     actions: JsonValue;
     updatedAt: string;
+  };
+};
+
+export const SendInputDocument = "mutation SendInput($taskId: ID!, $input: JSON!, $policy: InputPolicy) {\n  sendInput(taskId: $taskId, input: $input, policy: $policy) {\n    ...TaskFields\n  }\n}\n\nfragment TaskFields on Task {\n  id\n  task\n  status\n  priority\n  conversationId\n  context\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  estimatedWaitTime\n  progress\n  artifacts\n  result\n  error\n  lastSeq\n  currentStep {\n    id\n    name\n    status\n    progress\n  }\n  steps {\n    id\n    position\n    name\n    action\n    params\n    requiresApproval\n    reversibility\n    status\n    progress\n    result\n  }\n  approvals {\n    id\n    stepId\n    status\n    prompt\n    parameters\n    modifiedParameters\n    decidedBy\n    decisionMessage\n    expiresAt\n  }\n  pendingApproval {\n    id\n    stepId\n    prompt\n    parameters\n    expiresAt\n  }\n  logs {\n    level\n    message\n    stepId\n  }\n}";
+
+export interface SendInputVariables {
+  taskId: string;
+  input: JsonValue;
+  policy?: InputPolicy | null;
+}
+
+export type SendInputResult = {
+  sendInput: {
+    id: string;
+    task: string;
+    status: TaskStatus;
+    priority: number;
+    conversationId: string | null;
+    context: JsonValue;
+    createdAt: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+    queuePosition: number | null;
+    estimatedWaitTime: number | null;
+    progress: number;
+    artifacts: JsonValue;
+    result: JsonValue | null;
+    error: JsonValue | null;
+    lastSeq: number;
+    currentStep: {
+      id: string;
+      name: string;
+      status: StepStatus;
+      progress: number;
+    } | null;
+    steps: Array<{
+      id: string;
+      position: number;
+      name: string;
+      action: string;
+      params: JsonValue;
+      requiresApproval: boolean;
+      reversibility: Reversibility;
+      status: StepStatus;
+      progress: number;
+      result: JsonValue | null;
+    }>;
+    approvals: Array<{
+      id: string;
+      stepId: string;
+      status: ApprovalStatus;
+      prompt: string;
+      parameters: JsonValue;
+      modifiedParameters: JsonValue | null;
+      decidedBy: string | null;
+      decisionMessage: string | null;
+      expiresAt: string;
+    }>;
+    pendingApproval: {
+      id: string;
+      stepId: string;
+      prompt: string;
+      parameters: JsonValue;
+      expiresAt: string;
+    } | null;
+    logs: Array<{
+      level: string;
+      message: string;
+      stepId: string | null;
+    }>;
   };
 };
 
