@@ -38,12 +38,26 @@ class UndoPlan:
     step_ids: list[uuid.UUID]
 
 
-def plan_undo(task_status: str, steps: list[TaskStep], down_to: uuid.UUID | None) -> UndoPlan:
-    """Which completed steps to roll back, newest first, or why none can be."""
+def plan_undo(
+    task_status: str,
+    steps: list[TaskStep],
+    down_to: uuid.UUID | None,
+    *,
+    in_process: bool = True,
+) -> UndoPlan:
+    """Which completed steps to roll back, newest first, or why none can be.
+
+    `in_process` is False for a task a remote worker ran: rollbacks run through the
+    executor's own code, and undo requests to workers are not part of the protocol yet."""
     if task_status not in UNDOABLE_TASK_STATUSES:
         raise UndoRefusedError(
             f"the task is {task_status}; only a finished task can be undone",
             "cancel the task or wait for it to finish, then undo",
+        )
+    if not in_process:
+        raise UndoRefusedError(
+            "this task was run by a remote worker, and undo cannot reach remote workers yet",
+            "roll the work back in your engine; undo works for tasks of the built-in executor",
         )
     completed = [s for s in steps if s.status == "completed"]
     if not completed:

@@ -25,7 +25,12 @@ async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UU
                 raise hidden(ctx, task_id, action="task.undo")
             steps = await steps_of_task(tx.session, task_id)
             try:
-                plan = plan_undo(tx.task.status, steps, step_id)
+                plan = plan_undo(
+                    tx.task.status,
+                    steps,
+                    step_id,
+                    in_process=tx.task.executor in ctx.engine.executors,
+                )
                 reservation = reserve_undo(tx)
             except UndoRefusedError as refused:
                 if refused.not_found:
@@ -71,7 +76,9 @@ async def preview_undo(
     async with ctx.sessions() as session:
         steps = await steps_of_task(session, task_id)
     try:
-        plan = plan_undo(task.status, steps, step_id)
+        plan = plan_undo(
+            task.status, steps, step_id, in_process=task.executor in ctx.engine.executors
+        )
     except UndoRefusedError as refused:
         if refused.not_found:
             raise NotFoundError(
