@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+import redis.asyncio as redis_asyncio
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,6 +33,7 @@ from schema.build import build_schema
 from schema.ide import ASSETS_PATH, graphiql_assets
 from schema.view import AgentwireGraphQL
 from schema.ws_handler import Realtime
+from server.metrics import MetricsMiddleware, metrics_endpoint
 from server.middleware import RequestIdMiddleware
 from server.security import checked_origins, rate_limits, security_middleware
 from server.settings import Settings
@@ -65,6 +67,18 @@ def create_bus(settings: Settings) -> EventBus:
     if settings.redis_url:
         return RedisBus(settings.redis_url)
     return InProcessBus()
+
+
+async def redis_ready(url: str) -> bool:
+    """Redis answers PING within a second (a hung Redis must not hang /readyz)."""
+    client = redis_asyncio.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        return bool(await asyncio.wait_for(client.ping(), timeout=1))
+    except Exception:
+        logger.warning("readiness check failed: redis unreachable")
+        return False
+    finally:
+        await client.aclose()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -122,18 +136,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        # Each dependency answers "ok" or "unreachable"; any failure is a 503 naming it.
+        checks: dict[str, str] = {}
         try:
             async with sessions() as session:
                 await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
         except Exception:
-            logger.exception("readiness check failed")
-            return JSONResponse(
-                {"status": "unavailable", "database": "unreachable"}, status_code=503
-            )
-        return JSONResponse({"status": "ready", "database": "ok"})
-
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+            logger.exception("readiness check failed: database")
+            checks["database"] = "unreachable"
+        if settings.redis_url:
+            checks["redis"] = "ok" if await redis_ready(settings.redis_url) else "unreachable"
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", **checks},
+            status_code=200 if ready else 503,
+        )
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -141,7 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount(ASSETS_PATH, app=graphiql_assets(), name="graphiql-assets"),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics),
+        Route("/metrics", metrics_endpoint),
         Mount(
             "/ag-ui",
             create_agui_app(
@@ -159,6 +177,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     ]
     middleware = [Middleware(RequestIdMiddleware), *security_middleware(settings, limiter)]
+    if settings.metrics_enabled:
+        # Outermost but one: times everything the security middleware refuses too.
+        middleware.insert(1, Middleware(MetricsMiddleware, routes=routes))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.agentwire = AppState(
         settings=settings, services=services, authenticator=authenticator, tokens=tokens

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
+    # False turns off recording of request metrics (for the metrics on/off benchmark).
+    metrics_enabled: bool = True
 
     # graphql-transport-ws: seconds to wait for connection_init (then 4408), the largest
     # frame accepted (a larger one closes the socket with 1009); the heartbeat interval

@@ -1,0 +1,130 @@
+"""Prometheus metrics: one module, recorded by ASGI middleware so business code stays clean.
+
+Labels are bounded: the route is the matched route template (never a concrete path with
+ids), unmatched paths share one label. Under `--workers N` set `PROMETHEUS_MULTIPROC_DIR`
+to an empty directory before start; `/metrics` then aggregates every worker's files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_REQUESTS = Counter(
+    "agentwire_http_requests_total",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "agentwire_http_request_duration_seconds",
+    "Time from request to the end of its response, by route template and method.",
+    ["route", "method"],
+)
+ERRORS = Counter(
+    "agentwire_errors_total",
+    "Requests answered with an error, by category.",
+    ["category"],
+)
+
+UNMATCHED = "unmatched"
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def error_category(status: int) -> str | None:
+    """The `agentwire_errors_total` category of an HTTP status, or None for a success."""
+    if status < 400:
+        return None
+    if status in (401, 403):
+        return "auth"
+    if status == 429:
+        return "rate_limited"
+    if status in (400, 413, 415, 422, 431):
+        return "validation"
+    if status >= 500:
+        return "server"
+    return "client"
+
+
+def route_template(routes: Sequence[BaseRoute], scope: Scope, prefix: str = "") -> str:
+    """The template of the route that serves `scope` (`/api/agent/{taskId}`), walking mounts.
+
+    A path that matches only for another method (a 405) still gets its route's template."""
+    partial: str | None = None
+    for route in routes:
+        if not isinstance(route, (Route, Mount, WebSocketRoute)):
+            continue
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            nested = route.routes
+            if not nested:
+                return prefix + route.path + "/*"
+            found = route_template(nested, {**scope, **child}, prefix + route.path)
+            if found != UNMATCHED:
+                return found
+            continue
+        if match is Match.FULL:
+            return prefix + route.path
+        partial = partial or prefix + route.path
+    return partial or UNMATCHED
+
+
+class MetricsMiddleware:
+    """Count and time every HTTP request by its route template; sockets are measured elsewhere."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        # Before the call: routing rewrites scope's root_path in place as it descends mounts.
+        route = route_template(self.routes, scope)
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            HTTP_DURATION.labels(route, method).observe(time.perf_counter() - started)
+            category = error_category(status)
+            if category is not None:
+                ERRORS.labels(category).inc()
+
+
+def exposition() -> bytes:
+    """This process's metrics, or every worker's when running in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
