@@ -22,6 +22,7 @@ from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_ex
 from engine.actions import ActionSpec
 from engine.approvals import cancel_everything, fail_pending_approvals
 from engine.builtin import BuiltinExecutor
+from engine.estimates import queue_estimates
 from engine.executor import Executor
 from engine.gate import ApprovalGate
 from engine.journal import TaskTransaction, task_transaction
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 SCHEDULER_TICK_SECONDS = 1.0
 DEFAULT_RUN_SECONDS = 10.0
 MAX_ATTEMPTS = 3
+ESTIMATE_TTL_SECONDS = 0.5
 
 
 class Engine:
@@ -81,6 +83,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._estimates: tuple[float, dict[uuid.UUID, float]] | None = None
 
     # lifecycle
 
@@ -303,15 +306,38 @@ class Engine:
     # the queue
 
     def estimated_wait(self, position: int) -> float:
+        """The rough rule, for a task beyond the window `estimated_waits` replays."""
         return estimated_wait_seconds(
             position, average_run_seconds=self.average_run_seconds, slots=self.limits.max_running
         )
 
+    async def estimated_waits(self, *, fresh: bool = False) -> dict[uuid.UUID, float]:
+        """Seconds to start of each pending task (engine/estimates.py), shared by every
+        reader for ESTIMATE_TTL_SECONDS so a page of tasks costs one replay."""
+        now = asyncio.get_running_loop().time()
+        if fresh or self._estimates is None or now - self._estimates[0] > ESTIMATE_TTL_SECONDS:
+            async with self.sessions() as session:
+                waits = await queue_estimates(
+                    session, limits=self.limits, average_seconds=self.average_run_seconds
+                )
+            self._estimates = (now, waits)
+        return self._estimates[1]
+
+    async def estimated_wait_of(self, task_id: uuid.UUID, position: int) -> float:
+        waits = await self.estimated_waits()
+        if task_id not in waits:
+            waits = await self.estimated_waits(fresh=True)
+        return waits.get(task_id, self.estimated_wait(position))
+
     async def publish_queue_updates(self) -> None:
         """Tell every pending task's watchers its new position and estimated wait."""
         entries = await queue_snapshot(self.sessions)
+        waits = await self.estimated_waits(fresh=True) if entries else {}
         events = [
-            queue_update_event(e, estimated_wait=self.estimated_wait(e.position)) for e in entries
+            queue_update_event(
+                e, estimated_wait=waits.get(e.task_id, self.estimated_wait(e.position))
+            )
+            for e in entries
         ]
         if events:
             await self.bus.publish(events)

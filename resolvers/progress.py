@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,10 +20,14 @@ class QueueInfo:
     estimated_wait_seconds: float | None
 
 
-def queue_info_at(ctx: RequestContext, position: int | None) -> QueueInfo:
+NOT_QUEUED = QueueInfo(position=None, estimated_wait_seconds=None)
+
+
+async def queue_info_at(ctx: RequestContext, task_id: uuid.UUID, position: int | None) -> QueueInfo:
     if position is None:
-        return QueueInfo(position=None, estimated_wait_seconds=None)
-    return QueueInfo(position=position, estimated_wait_seconds=ctx.engine.estimated_wait(position))
+        return NOT_QUEUED
+    wait = await ctx.engine.estimated_wait_of(task_id, position)
+    return QueueInfo(position=position, estimated_wait_seconds=wait)
 
 
 async def queue_infos(
@@ -31,12 +36,12 @@ async def queue_infos(
     """Queue facts of every task in `tasks`, from one query (none when nothing is pending)."""
     pending = [t.id for t in tasks if t.status == "pending"]
     positions = await task_queries.queue_positions(session, pending) if pending else {}
-    return [queue_info_at(ctx, positions.get(t.id)) for t in tasks]
+    return [await queue_info_at(ctx, t.id, positions.get(t.id)) for t in tasks]
 
 
 async def queue_info(ctx: RequestContext, task: Task) -> QueueInfo:
     if task.status != "pending":
-        return queue_info_at(ctx, None)
+        return NOT_QUEUED
     async with ctx.sessions() as session:
         return (await queue_infos(ctx, session, [task]))[0]
 

@@ -192,10 +192,10 @@ class Task:
     async def _queue(self, info: Info) -> QueueInfo:
         ctx = info.context.resolver_context()
         if self.model.status != "pending":
-            return progress.queue_info_at(ctx, None)
+            return progress.NOT_QUEUED
         # Batched: every pending task of the page in one window query.
         position = await info.context.loaders.queue_position_by_task_id.load(self.model.id)
-        return progress.queue_info_at(ctx, position)
+        return await progress.queue_info_at(ctx, self.model.id, position)
 
     @strawberry.field(description="1 for the next task to start; null unless pending.")
     async def queue_position(self, info: Info) -> int | None:
