@@ -287,6 +287,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ),
             }
             base_requests = [get_request(token, f"/row/{task_id}")]
+            if args.only:
+                scenarios = {k: v for k, v in scenarios.items() if args.only in k}
             for name, (requests, expect_absent) in scenarios.items():
                 print(f"{name} ...", flush=True)
                 rounds = []
@@ -389,6 +391,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--only", default=None, help="only the request kinds whose name has this")
     args = parser.parse_args()
     started = time.time()
     results = asyncio.run(run(args))
