@@ -18,6 +18,8 @@ class RequestInfo:
     client: str = ""
     route: str = ""
     principal: Principal | None = None
+    # The task the request is about, where there is one (for log lines).
+    task_id: str = ""
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("agentwire_request", default=None)
@@ -33,3 +35,10 @@ def begin_request(info: RequestInfo) -> Token[RequestInfo | None]:
 
 def end_request(token: Token[RequestInfo | None]) -> None:
     _current.reset(token)
+
+
+def note_task(task_id: object) -> None:
+    """Name the task the current request is about, so its log lines carry it."""
+    info = _current.get()
+    if info is not None and not info.task_id:
+        info.task_id = str(task_id)

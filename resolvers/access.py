@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from auth.request_info import note_task
 from db.models import Task
 from db.repositories import tasks as task_queries
 from resolvers.audit import record_denied
@@ -13,6 +14,7 @@ from resolvers.errors import NotFoundError
 
 def not_found(task_id: uuid.UUID | str) -> NotFoundError:
     """The one answer for a missing task and for another user's task."""
+    note_task(task_id)
     return NotFoundError(f"task {task_id} was not found")
 
 
@@ -23,6 +25,9 @@ def hidden(ctx: RequestContext, task_id: uuid.UUID, *, action: str) -> NotFoundE
 
 
 def visible(ctx: RequestContext, task: Task | None) -> bool:
+    # Every task read passes here: name the task for the request's log lines.
+    if task is not None:
+        note_task(task.id)
     return task is not None and (task.user_id == ctx.principal.user_id or ctx.principal.is_admin)
 
 

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
+    # json or text; unset: json in production, text otherwise.
+    log_format: Literal["json", "text"] | None = None
     # False turns off recording of request metrics (for the metrics on/off benchmark).
     metrics_enabled: bool = True
 
@@ -69,6 +71,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'agentwire.db').resolve()}"
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.is_production else "text"
 
     @property
     def is_production(self) -> bool:

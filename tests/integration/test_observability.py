@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from server.logs import JsonFormatter, TextFormatter
 from tests.support.live import LiveServer
 from tests.support.rest import Rest
 
@@ -91,3 +96,32 @@ async def test_readyz_names_each_dependency_when_ready(server: LiveServer) -> No
     body = response.json()
     assert body["status"] == "ready" and body["database"] == "ok"
     assert body.get("redis", "ok") == "ok"
+
+
+async def test_log_lines_of_a_request_carry_its_request_id_subject_and_task(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    subject = f"logged-{uuid.uuid4().hex[:8]}"
+    alice = Rest(server, server.token(subject))
+    logger = logging.getLogger("agentwire.test")
+
+    # uvicorn's access line is written while the request is served: it carries the context.
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"), caplog.at_level(logging.INFO):
+        response = await alice.request(
+            "GET", f"/api/agent/{MISSING}", headers={"X-Request-ID": "trace-me-1"}
+        )
+        logger.info("outside any request")
+    assert response.headers["x-request-id"] == "trace-me-1"
+    lines = [r for r in caplog.records if getattr(r, "request_id", "") == "trace-me-1"]
+    assert lines, "the request logged nothing carrying its request id"
+    assert {(r.subject, r.task_id) for r in lines} == {(subject, MISSING)}  # type: ignore[attr-defined]
+    outside = [r for r in caplog.records if r.getMessage() == "outside any request"]
+    assert [r.request_id for r in outside] == [""]  # type: ignore[attr-defined]
+    formatted = TextFormatter().format(lines[0])
+    assert f"[request_id=trace-me-1 subject={subject} task_id={MISSING}]" in formatted
+    entry = json.loads(JsonFormatter().format(lines[0]))
+    assert (entry["request_id"], entry["subject"], entry["task_id"]) == (
+        "trace-me-1",
+        subject,
+        MISSING,
+    )
