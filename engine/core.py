@@ -95,7 +95,9 @@ class Engine:
         self._loop_task = asyncio.create_task(self._loop(), name="agentwire-scheduler")
 
     async def stop(self) -> None:
-        """Stop scheduling and let leases lapse: another instance (or the next start) resumes."""
+        """Stop scheduling; the tasks this process ran go back to the queue."""
+        if self._stopping:
+            return  # abandoned (or already stopped)
         self._stopping = True
         if self._loop_task is not None:
             self._loop_task.cancel()
@@ -107,6 +109,16 @@ class Engine:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
         await self._requeue_at_shutdown(held)
+
+    async def abandon(self) -> None:
+        """Stop as a killed process would: no writes, leases left to lapse, so what recovers
+        the tasks is the next instance's lease recovery (crash drills and tests)."""
+        self._stopping = True
+        tasks = [t for t in [self._loop_task, *self._running.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._running.clear()
 
     def transaction(self, task_id: uuid.UUID) -> AbstractAsyncContextManager[TaskTransaction]:
         return task_transaction(self.sessions, self.bus, task_id)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.clients import Api, GraphQLCallError, note, steps
+from tests.support.clients import Api, GraphQLCallError, note, steps, wait
 
 
 async def _approve(user: Api, task_id: str, approval_id: str) -> dict[str, Any]:
@@ -68,3 +68,28 @@ async def test_cancelling_a_waiting_task_ends_it_and_its_approval(
         assert final is not None
         assert final["status"] == "CANCELLED"
         assert final["artifacts"] == {}
+
+
+async def test_after_a_kill_running_tasks_resume_and_waiting_ones_still_wait(
+    make_server: Any,
+) -> None:
+    user = "killed-user"
+    async with make_server(lease_seconds=1.0) as first:
+        alice = Api(first, first.token(user))
+        running = await alice.submit("running", context=steps(wait(1000), note("b", 2)))
+        gated = await alice.submit("gated", context=steps(note("g", 1, approval=True)))
+        approval = (await alice.wait_status(gated["id"], "AWAITING_APPROVAL"))["pendingApproval"]
+        await alice.wait_for(running["id"], lambda t: t["steps"][0]["status"] == "RUNNING")
+        await first.kill()
+    async with make_server(lease_seconds=1.0) as second:
+        alice = Api(second, second.token(user))
+        done = await alice.wait_status(running["id"], "COMPLETED")
+        assert done["artifacts"] == {"b": 2}
+        events = (await alice.call("TaskEvents", taskId=running["id"], limit=500))["taskEvents"]
+        errors = [e["data"]["error"]["code"] for e in events if e["type"] == "ERROR"]
+        assert errors == ["LEASE_EXPIRED"]
+        waiting = await alice.get(gated["id"])
+        assert waiting is not None
+        assert (waiting["status"], waiting["pendingApproval"]) == ("AWAITING_APPROVAL", approval)
+        await _approve(alice, gated["id"], approval["id"])
+        assert (await alice.wait_status(gated["id"], "COMPLETED"))["artifacts"] == {"g": 1}
