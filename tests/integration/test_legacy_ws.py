@@ -236,3 +236,21 @@ async def test_the_server_sends_heartbeats(make_server: Any) -> None:
     assert [b["type"] for b in beats] == ["heartbeat", "heartbeat"]
     assert set(beats[0]) == {"type", "timestamp"}
     assert beats[1]["timestamp"] >= beats[0]["timestamp"]
+
+
+async def test_modified_parameters_over_the_socket_are_validated(alice: Rest) -> None:
+    task = await alice.submit("gated wait", context=steps(wait(10, approval=True)))
+    async with socket(alice, task["id"]) as ws:
+        await receive(ws)
+        messages = await receive_until(ws, lambda m: m["type"] == "approval_request")
+        approval = messages[-1]["data"]["approvalRequest"]
+        events_before = await alice.events(task["id"])
+        answer = {"approvalId": approval["id"], "approved": True, "modifiedParameters": {"ms": -5}}
+        await ws.send(json.dumps({"type": "approve", "id": "m1", "data": answer}))
+        refused = await receive(ws)
+    assert refused["type"] == "error" and refused["replyTo"] == "m1"
+    assert refused["data"]["code"] == "VALIDATION"
+    assert "modifiedParameters.ms" in json.dumps(refused["data"])
+    assert await alice.events(task["id"]) == events_before
+    waiting = await alice.get(task["id"])
+    assert waiting["task"]["status"] == "awaiting_approval"
