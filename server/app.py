@@ -38,6 +38,7 @@ from server.metrics import MetricsMiddleware, metrics_endpoint
 from server.middleware import RequestIdMiddleware
 from server.security import checked_origins, rate_limits, security_middleware
 from server.settings import Settings
+from server.shutdown import Shutdown, ShutdownMiddleware
 from subscriptions.bus import EventBus, InProcessBus
 from subscriptions.redis_bus import RedisBus
 
@@ -178,11 +179,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ),
     ]
-    middleware = [Middleware(RequestIdMiddleware), *security_middleware(settings, limiter)]
+    shutdown = Shutdown()
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(ShutdownMiddleware, shutdown=shutdown),
+        *security_middleware(settings, limiter),
+    ]
     if settings.metrics_enabled:
         # Outermost but one: times everything the security middleware refuses too.
-        middleware.insert(1, Middleware(MetricsMiddleware, routes=routes))
+        middleware.insert(2, Middleware(MetricsMiddleware, routes=routes))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.state.shutdown = shutdown
     app.state.agentwire = AppState(
         settings=settings, services=services, authenticator=authenticator, tokens=tokens
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from server import cli_security
 from server.app import create_app, token_config
 from server.logs import configure_logging
 from server.settings import Settings
+from server.shutdown import GracefulServer
 from server.ws_protocol import LeanDeflateWebSocketProtocol
 
 DEV_TOKEN_TTL = 7 * 24 * 3600
@@ -63,7 +65,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             '  in GraphiQL, open Headers and paste: {"Authorization": "Bearer <token above>"}\n',
             flush=True,
         )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -71,7 +73,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         ws=LeanDeflateWebSocketProtocol,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=True,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
     )
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; with this handler
+    # restored underneath it, a completed graceful shutdown exits 0 instead of -15.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    GracefulServer(config, app.state.shutdown).run()
     return 0
 
 

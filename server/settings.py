@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
+    # SIGTERM: open streams end at once; other requests get this long to finish.
+    shutdown_grace_seconds: float = Field(default=10, ge=0, le=600)
     # json or text; unset: json in production, text otherwise.
     log_format: Literal["json", "text"] | None = None
     # False turns off recording of request metrics (for the metrics on/off benchmark).
