@@ -1,7 +1,7 @@
 # ruff: noqa: E402  (imports follow the sys.path fix below)
 """HTTP benchmark: agentwire beside a bare Starlette + SQLAlchemy Core one-row read, one run.
 
-    .venv/bin/python bench/http.py [--rounds 3] [--seconds 2] [--tasks 100000]
+    .venv/bin/python bench/http.py [--rounds 3] [--seconds 2] [--tasks 100000] [--metrics off]
 
 Makes a scratch PostgreSQL database (AGENTWIRE_BENCH_DATABASE_URL, default
 postgresql+asyncpg://postgres@127.0.0.1:5432/postgres), seeds `--tasks` finished tasks for
@@ -236,6 +236,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "AGENTWIRE_LOG_LEVEL": "WARNING",
         "AGENTWIRE_DB_POOL_SIZE": "20",
         "AGENTWIRE_BENCH_COUNT_STATEMENTS": "1",
+        # --metrics off: the same run without recording request metrics, to price them.
+        "AGENTWIRE_METRICS_ENABLED": "true" if args.metrics == "on" else "false",
         **{
             f"AGENTWIRE_RATE_LIMIT_{k}": "100000000/minute"
             for k in ("READ", "WRITE", "SUBSCRIBE", "WS_MESSAGE")
@@ -392,6 +394,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--only", default=None, help="only the request kinds whose name has this")
+    parser.add_argument(
+        "--metrics", choices=("on", "off"), default="on", help="record request metrics (on)"
+    )
     args = parser.parse_args()
     started = time.time()
     results = asyncio.run(run(args))
