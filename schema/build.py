@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -18,6 +16,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers.errors import DomainError
 from schema.complexity import ListSizeLimiter
+from schema.document_rules import alias_limit_rule, depth_limit_rule
 from schema.error_codes import DocumentErrorCodes
 from schema.extensions import MaskUnexpectedErrors
 from schema.mutation import Mutation
@@ -37,11 +36,12 @@ def document_limits() -> type[SchemaExtension]:
     `ValidationCache` keys on the document *and* the rule classes, and each
     `QueryDepthLimiter(...)` / `MaxAliasesLimiter(...)` makes a new class: built per
     request, every request missed the cache (about 4 ms of CPU each). The classes are
-    made here, once per schema, and every request's extension adds the same ones.
+    made here, once per schema, and every request's extension adds the same ones. They
+    are ours (schema/document_rules.py): Strawberry's walk fragments in exponential time.
     """
-    rules = [
-        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    rules: list[type[ASTValidationRule]] = [
+        depth_limit_rule(MAX_DEPTH),
+        alias_limit_rule(MAX_ALIASES),
     ]
 
     class DocumentLimits(AddValidationRules):

@@ -53,6 +53,13 @@ def _page_size(field: GraphQLField, node: FieldNode, variables: dict[str, Any]) 
 
 
 class _Counter:
+    """Counts per selection set once: fragments spread many times cost one walk each.
+
+    The count is linear in the number of copies of the parent, so each (selection set,
+    parent type, page) is counted for one copy, memoised, and multiplied; a document whose
+    fragments each spread the next one twice is then counted in time linear in its size.
+    """
+
     def __init__(
         self,
         schema: GraphQLSchema,
@@ -62,46 +69,57 @@ class _Counter:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        self.known: dict[tuple[int, str, int], int] = {}
+        # Cycles are refused by validation; here they must only not recurse forever.
+        self.open: set[tuple[int, str, int]] = set()
 
-    def fields(
-        self, selection_set: SelectionSetNode, parent: Any
-    ) -> Iterator[tuple[FieldNode, Any]]:
-        """Each field of the selection set with its parent type, fragments flattened."""
+    def count(self, selection_set: SelectionSetNode, parent: Any, copies: int, page: int) -> int:
+        """Objects under `selection_set` when its parent appears `copies` times."""
+        return copies * self._once(selection_set, parent, page)
+
+    def _once(self, selection_set: SelectionSetNode, parent: Any, page: int) -> int:
+        key = (id(selection_set), getattr(parent, "name", ""), page)
+        known = self.known.get(key)
+        if known is not None:
+            return known
+        if key in self.open:
+            return 0
+        self.open.add(key)
+        total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                yield selection, parent
+                total += self._field(selection, parent, page)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 inner = self.schema.get_type(condition.name.value) if condition else parent
-                yield from self.fields(selection.selection_set, inner)
+                total += self._once(selection.selection_set, inner, page)
             elif isinstance(selection, FragmentSpreadNode):
                 fragment = self.fragments.get(selection.name.value)
                 if fragment is not None:
                     inner = self.schema.get_type(fragment.type_condition.name.value)
-                    yield from self.fields(fragment.selection_set, inner)
-
-    def count(self, selection_set: SelectionSetNode, parent: Any, copies: int, page: int) -> int:
-        """Objects under `selection_set` when its parent appears `copies` times."""
-        total = 0
-        for node, parent_type in self.fields(selection_set, parent):
-            if not isinstance(parent_type, GraphQLObjectType | GraphQLInterfaceType):
-                continue
-            field = parent_type.fields.get(node.name.value)
-            if field is None or node.selection_set is None:
-                continue
-            size = _page_size(field, node, self.variables)
-            child_copies, child_page = copies, size or 1
-            if isinstance(get_nullable_type(field.type), GraphQLList):
-                # A connection's edges are as many as the page its parent asked for.
-                key = f"{parent_type.name}.{node.name.value}"
-                estimate = LIST_ESTIMATES.get(key, DEFAULT_LIST_ESTIMATE)
-                length = size if size is not None else (page if page > 1 else estimate)
-                child_copies, child_page = copies * length, 1
-                total += child_copies
-            total += self.count(
-                node.selection_set, get_named_type(field.type), child_copies, child_page
-            )
+                    total += self._once(fragment.selection_set, inner, page)
+        self.open.discard(key)
+        self.known[key] = total
         return total
+
+    def _field(self, node: FieldNode, parent_type: Any, page: int) -> int:
+        if not isinstance(parent_type, GraphQLObjectType | GraphQLInterfaceType):
+            return 0
+        field = parent_type.fields.get(node.name.value)
+        if field is None or node.selection_set is None:
+            return 0
+        size = _page_size(field, node, self.variables)
+        child_copies, child_page, total = 1, size or 1, 0
+        if isinstance(get_nullable_type(field.type), GraphQLList):
+            # A connection's edges are as many as the page its parent asked for.
+            key = f"{parent_type.name}.{node.name.value}"
+            estimate = LIST_ESTIMATES.get(key, DEFAULT_LIST_ESTIMATE)
+            length = size if size is not None else (page if page > 1 else estimate)
+            child_copies, child_page = length, 1
+            total += child_copies
+        return total + self.count(
+            node.selection_set, get_named_type(field.type), child_copies, child_page
+        )
 
 
 def count_objects(

@@ -31,12 +31,12 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.utilities import get_operation_ast
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 
 from resolvers.errors import DomainError
 from schema.build import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
+from schema.document_rules import alias_limit_rule, depth_limit_rule
 from schema.error_codes import VALIDATION_FAILED, annotate
 from schema.events import TaskEvent
 from schema.extensions import INTERNAL_MESSAGE
@@ -98,8 +98,8 @@ class SubscriptionPlanner:
         self.schema = schema
         self._rules = [
             *specified_rules,
-            *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-            *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+            depth_limit_rule(MAX_DEPTH),
+            alias_limit_rule(MAX_ALIASES),
         ]
         self._documents: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
 
