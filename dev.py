@@ -100,7 +100,7 @@ def test(args: list[str]) -> int:
 
 
 def typescript_checks() -> int:
-    """The TypeScript SDK: install from the lock, generated types, types, tests, build."""
+    """The TypeScript SDK: lock install, generated types, types, tests, build, committed page."""
     sdk = ROOT / "clients" / "typescript"
     npm = shutil.which("npm")
     if npm is None:
@@ -112,6 +112,7 @@ def typescript_checks() -> int:
         ("run", "typecheck"),
         ("test",),
         ("run", "build"),
+        ("run", "monitor:check"),
     ):
         print("$ npm", " ".join(script), f"(in {sdk.relative_to(ROOT)})", flush=True)
         if subprocess.run([npm, *script], cwd=sdk).returncode != 0:

@@ -36,6 +36,7 @@ from schema.ws_handler import Realtime
 from server.logs import install_request_context
 from server.metrics import MetricsMiddleware, metrics_endpoint
 from server.middleware import RequestIdMiddleware
+from server.monitor_page import monitor_routes
 from server.security import checked_origins, rate_limits, security_middleware
 from server.settings import Settings
 from server.shutdown import Shutdown, ShutdownMiddleware
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 heartbeat_seconds=settings.ws_heartbeat_seconds,
             ),
         ),
+        *monitor_routes(),
     ]
     shutdown = Shutdown()
     middleware = [

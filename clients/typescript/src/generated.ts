@@ -734,7 +734,7 @@ export type TaskEventsResult = {
   }>;
 };
 
-export const TaskSnapshotDocument = "subscription TaskSnapshot($taskId: ID!, $after: Int) {\n  taskUpdates(taskId: $taskId, after: $after) {\n    ...EventFields\n    data {\n      task {\n        ...TaskFields\n      }\n    }\n  }\n}\n\nfragment EventFields on TaskEvent {\n  id\n  version\n  type\n  seq\n  timestamp\n  priority\n  cursor\n  data {\n    taskId\n    status\n    previousStatus\n    step {\n      id\n      name\n      position\n      status\n      progress\n    }\n    progress\n    message\n    approvalRequest {\n      id\n      stepId\n      status\n      prompt\n      parameters\n      modifiedParameters\n      decidedBy\n      decidedAt\n      message\n    }\n    result\n    error\n    queuePosition\n    estimatedWaitTime\n    resumeAfter\n  }\n}\n\nfragment TaskFields on Task {\n  id\n  task\n  status\n  priority\n  conversationId\n  context\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  estimatedWaitTime\n  progress\n  artifacts\n  result\n  error\n  lastSeq\n  currentStep {\n    id\n    name\n    status\n    progress\n  }\n  steps {\n    id\n    position\n    name\n    action\n    params\n    requiresApproval\n    reversibility\n    status\n    progress\n    result\n  }\n  approvals {\n    id\n    stepId\n    status\n    prompt\n    parameters\n    modifiedParameters\n    decidedBy\n    decisionMessage\n    expiresAt\n  }\n  pendingApproval {\n    id\n    stepId\n    prompt\n    parameters\n    expiresAt\n  }\n  logs {\n    level\n    message\n    stepId\n  }\n}";
+export const TaskSnapshotDocument = "subscription TaskSnapshot($taskId: ID!, $after: Int) {\n  taskUpdates(taskId: $taskId, after: $after) {\n    ...EventFields\n    data {\n      task {\n        ...TaskFields\n      }\n      approvalRequest {\n        expiresAt\n        onTimeout\n      }\n    }\n  }\n}\n\nfragment EventFields on TaskEvent {\n  id\n  version\n  type\n  seq\n  timestamp\n  priority\n  cursor\n  data {\n    taskId\n    status\n    previousStatus\n    step {\n      id\n      name\n      position\n      status\n      progress\n    }\n    progress\n    message\n    approvalRequest {\n      id\n      stepId\n      status\n      prompt\n      parameters\n      modifiedParameters\n      decidedBy\n      decidedAt\n      message\n    }\n    result\n    error\n    queuePosition\n    estimatedWaitTime\n    resumeAfter\n  }\n}\n\nfragment TaskFields on Task {\n  id\n  task\n  status\n  priority\n  conversationId\n  context\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  estimatedWaitTime\n  progress\n  artifacts\n  result\n  error\n  lastSeq\n  currentStep {\n    id\n    name\n    status\n    progress\n  }\n  steps {\n    id\n    position\n    name\n    action\n    params\n    requiresApproval\n    reversibility\n    status\n    progress\n    result\n  }\n  approvals {\n    id\n    stepId\n    status\n    prompt\n    parameters\n    modifiedParameters\n    decidedBy\n    decisionMessage\n    expiresAt\n  }\n  pendingApproval {\n    id\n    stepId\n    prompt\n    parameters\n    expiresAt\n  }\n  logs {\n    level\n    message\n    stepId\n  }\n}";
 
 export interface TaskSnapshotVariables {
   taskId: string;
@@ -773,6 +773,8 @@ export type TaskSnapshotResult = {
         decidedBy: string | null;
         decidedAt: string | null;
         message: string | null;
+        expiresAt: string | null;
+        onTimeout: string;
       } | null;
       result: JsonValue | null;
       error: JsonValue | null;

@@ -60,7 +60,8 @@ function applyApproval(next: TaskState, event: TaskEvent): void {
   const approval = event.data.approvalRequest;
   if (!approval) return;
   const known = next.approvals.find((a) => a.id === approval.id);
-  const expiresAt = known?.expiresAt ?? (approval as { expiresAt?: string }).expiresAt ?? '';
+  // The watch's document (TaskSnapshot) selects expiresAt; plain EventFields do not.
+  const expiresAt = (approval as { expiresAt?: string | null }).expiresAt ?? known?.expiresAt ?? '';
   const merged = {
     id: approval.id,
     stepId: approval.stepId,
