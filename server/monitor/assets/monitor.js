@@ -462,8 +462,8 @@ fragment TaskFields on Task {
       status
     }
   }
-}`,{taskId:e,stepId:t})).undoPlan,cancelTask:async e=>(await y(`mutation CancelTask($taskId: ID!) {
-  cancelTask(taskId: $taskId) {
+}`,{taskId:e,stepId:t})).undoPlan,cancelTask:async e=>(await y(`mutation CancelTask($taskId: ID!, $mode: CancelMode) {
+  cancelTask(taskId: $taskId, mode: $mode) {
     ...TaskFields
   }
 }
