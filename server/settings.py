@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_JWT_SECRET_BYTES = 32
+
 
 class Settings(BaseSettings):
     """Every knob of a running agentwire; nothing else reads the environment."""
@@ -96,6 +98,13 @@ class Settings(BaseSettings):
         a generated secret would differ between instances.
         """
         if self.jwt_secret:
+            # HS256 with a short secret can be brute-forced offline from one token.
+            if self.is_production and len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise RuntimeError(
+                    f"AGENTWIRE_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes when "
+                    "AGENTWIRE_ENV=production: generate one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                )
             return self.jwt_secret
         if self.jwt_public_keys is not None:
             return None

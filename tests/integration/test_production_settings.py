@@ -1,0 +1,38 @@
+"""`AGENTWIRE_ENV=production` refuses to start on settings that are only safe in development."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from server.settings import MIN_JWT_SECRET_BYTES
+from tests.integration.test_graceful_shutdown import free_port
+
+
+async def test_production_refuses_a_jwt_secret_under_32_bytes(tmp_path: Path) -> None:
+    short = "s" * (MIN_JWT_SECRET_BYTES - 1)
+    env = {
+        **os.environ,
+        "AGENTWIRE_DATA_DIR": str(tmp_path),
+        "AGENTWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'agentwire.db'}",
+        "AGENTWIRE_JWT_SECRET": short,
+        "AGENTWIRE_ENV": "production",
+        "AGENTWIRE_PORT": str(free_port()),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode != 0
+    text = stderr.decode()
+    assert "AGENTWIRE_JWT_SECRET must be at least 32 bytes when AGENTWIRE_ENV=production" in text
+    # the secret itself is never echoed
+    assert short not in text
