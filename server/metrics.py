@@ -15,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -38,6 +39,18 @@ ERRORS = Counter(
     "agentwire_errors_total",
     "Requests answered with an error, by category.",
     ["category"],
+)
+
+WEBSOCKETS = Gauge(
+    "agentwire_websocket_connections",
+    "Open WebSocket connections, by transport (graphql-ws or legacy).",
+    ["transport"],
+    multiprocess_mode="livesum",
+)
+WEBSOCKET_DURATION = Histogram(
+    "agentwire_websocket_connection_duration_seconds",
+    "How long accepted WebSocket connections stayed open.",
+    buckets=(1, 5, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600),
 )
 
 UNMATCHED = "unmatched"
@@ -92,6 +105,9 @@ class MetricsMiddleware:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -115,6 +131,24 @@ class MetricsMiddleware:
             category = error_category(status)
             if category is not None:
                 ERRORS.labels(category).inc()
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        transport = "graphql-ws" if scope.get("path") == "/graphql" else "legacy"
+        accepted_at: float | None = None
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal accepted_at
+            await send(message)
+            if message["type"] == "websocket.accept" and accepted_at is None:
+                accepted_at = time.perf_counter()
+                WEBSOCKETS.labels(transport).inc()
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            if accepted_at is not None:
+                WEBSOCKETS.labels(transport).dec()
+                WEBSOCKET_DURATION.observe(time.perf_counter() - accepted_at)
 
 
 def exposition() -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -13,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.logs import JsonFormatter, TextFormatter
+from tests.support.clients import Api
 from tests.support.live import LiveServer
 from tests.support.rest import Rest
 
@@ -125,3 +127,21 @@ async def test_log_lines_of_a_request_carry_its_request_id_subject_and_task(
         subject,
         MISSING,
     )
+
+
+async def test_an_open_socket_moves_the_connection_gauge_and_its_duration(
+    server: LiveServer,
+) -> None:
+    gauge, labels = "agentwire_websocket_connections", {"transport": "graphql-ws"}
+    durations = "agentwire_websocket_connection_duration_seconds_count"
+    before = await scrape(server)
+    async with Api(server, server.token()).websocket():
+        during = await scrape(server)
+        assert value(during, gauge, **labels) - value(before, gauge, **labels) == 1
+    async with asyncio.timeout(5):
+        while True:
+            after = await scrape(server)
+            if value(after, durations) - value(before, durations) == 1:
+                break
+            await asyncio.sleep(0.02)
+    assert value(after, gauge, **labels) == value(before, gauge, **labels)
