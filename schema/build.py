@@ -22,6 +22,7 @@ from schema.extensions import MaskUnexpectedErrors
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
+from schema.suggestions import HideSuggestions
 
 MAX_DEPTH = 10
 MAX_TOKENS = 2000
@@ -76,7 +77,7 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
             DocumentErrorCodes,
             document_limits(),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            *([DisableIntrospection] if production else []),
+            *([DisableIntrospection, HideSuggestions] if production else []),
             lambda: ParserCache(maxsize=PARSER_CACHE_SIZE),
             lambda: ValidationCache(maxsize=VALIDATION_CACHE_SIZE),
             ListSizeLimiter,

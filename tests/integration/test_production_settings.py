@@ -6,9 +6,11 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from server.settings import MIN_JWT_SECRET_BYTES
 from tests.integration.test_graceful_shutdown import free_port
+from tests.support.attacker import bearer, gql
 
 
 async def test_production_refuses_a_jwt_secret_under_32_bytes(tmp_path: Path) -> None:
@@ -36,3 +38,18 @@ async def test_production_refuses_a_jwt_secret_under_32_bytes(tmp_path: Path) ->
     assert "AGENTWIRE_JWT_SECRET must be at least 32 bytes when AGENTWIRE_ENV=production" in text
     # the secret itself is never echoed
     assert short not in text
+
+
+async def test_production_gives_no_field_suggestions(make_server: Any) -> None:
+    typo = "{ tasks { totalCont } }"
+    async with make_server(env="production") as server:
+        response = await gql(server, typo, headers=bearer(server.token()))
+        assert [e["message"] for e in response.json()["errors"]] == [
+            "Cannot query field 'totalCont' on type 'TaskConnection'."
+        ]
+    async with make_server() as server:
+        response = await gql(server, typo, headers=bearer(server.token()))
+        messages = [e["message"] for e in response.json()["errors"]]
+        assert messages == [
+            "Cannot query field 'totalCont' on type 'TaskConnection'. Did you mean 'totalCount'?"
+        ]

@@ -1,0 +1,30 @@
+"""No "Did you mean …" in production: with introspection off, suggestions would still
+let a caller discover field, argument and enum names one typo at a time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def strip_suggestions(errors: Iterable[GraphQLError]) -> None:
+    for error in errors:
+        error.message = SUGGESTION.sub("", error.message)
+
+
+class HideSuggestions(SchemaExtension):
+    """Removes suggestions from validation errors and from variable coercion errors."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        strip_suggestions(self.execution_context.pre_execution_errors or ())
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        strip_suggestions((result.errors if result is not None else None) or ())
