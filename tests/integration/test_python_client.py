@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from agentwire_client.client import AgentwireError, Client, operation
+from agentwire_client.client import AgentwireError, Client, Task, operation
 
 from tests.support.live import LiveServer
 
@@ -62,5 +62,53 @@ async def test_submit_get_list_cancel(server: LiveServer) -> None:
             with pytest.raises(AgentwireError) as caught:
                 client.submit_task("")
             assert caught.value.code == "VALIDATION"
+
+    await asyncio.to_thread(scenario)
+
+
+@pytest.mark.asyncio
+async def test_approve_with_edited_parameters_then_events_and_undo_plan(server: LiveServer) -> None:
+    token = server.token()
+    plan = {
+        "steps": [
+            {
+                "name": "note k",
+                "action": "note",
+                "params": {"key": "k", "value": 1},
+                "requiresApproval": True,
+            }
+        ]
+    }
+
+    def wait_status(client: Client, task_id: str, status: str) -> Task:
+        deadline = time.monotonic() + 10
+        while (current := client.task(task_id)) is None or current.status != status:
+            assert time.monotonic() < deadline, current and current.status
+            time.sleep(0.02)
+        return current
+
+    def scenario() -> None:
+        with Client(server.http_url, token=token) as client:
+            submitted = client.submit_task("gated", context=plan)
+            waiting = wait_status(client, submitted.id, "AWAITING_APPROVAL")
+            approval = waiting.raw["pendingApproval"]
+            assert approval["parameters"] == {"key": "k", "value": 1}
+            client.approve(
+                submitted.id, approval["id"], modified_parameters={"key": "k", "value": 2}
+            )
+            done = wait_status(client, submitted.id, "COMPLETED")
+            assert done.raw["approvals"][0]["status"] == "MODIFIED"
+            events = client.task_events(submitted.id)
+            seqs = [event["seq"] for event in events]
+            assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) > 0
+            assert client.task_events(submitted.id, after=seqs[-1]) == []
+            types = [event["type"] for event in events]
+            assert types.index("APPROVAL_REQUEST") < types.index("APPROVAL_RESOLVED")
+            assert types[-1] == "COMPLETED"
+            undo_plan = client.undo_plan(submitted.id)
+            assert (undo_plan["possible"], undo_plan["reason"]) == (True, None)
+            assert [(s["name"], s["status"]) for s in undo_plan["steps"]] == [
+                ("note k", "COMPLETED")
+            ]
 
     await asyncio.to_thread(scenario)

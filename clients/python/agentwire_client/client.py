@@ -109,9 +109,16 @@ class Client:
         return data
 
     def submit_task(
-        self, task: str, *, priority: int | None = None, conversation_id: str | None = None
+        self,
+        task: str,
+        *,
+        priority: int | None = None,
+        conversation_id: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> Task:
         fields: dict[str, Any] = {"task": task}
+        if context is not None:
+            fields["context"] = context
         if priority is not None:
             fields["priority"] = priority
         if conversation_id is not None:
@@ -136,3 +143,41 @@ class Client:
     def cancel_task(self, task_id: str, *, mode: str | None = None) -> Task:
         data = self.execute("CancelTask", taskId=task_id, mode=mode)
         return Task.from_graphql(data["cancelTask"])
+
+    def approve(
+        self,
+        task_id: str,
+        approval_id: str,
+        *,
+        approved: bool = True,
+        message: str | None = None,
+        modified_parameters: dict[str, Any] | None = None,
+    ) -> Task:
+        """Answer an approval request: run the step (optionally with edited parameters) or not."""
+        fields: dict[str, Any] = {
+            "taskId": task_id,
+            "approvalId": approval_id,
+            "approved": approved,
+        }
+        if message is not None:
+            fields["message"] = message
+        if modified_parameters is not None:
+            fields["modifiedParameters"] = modified_parameters
+        return Task.from_graphql(self.execute("Approve", input=fields)["approve"])
+
+    def undo(self, task_id: str, *, step_id: str | None = None) -> Task:
+        return Task.from_graphql(self.execute("Undo", taskId=task_id, stepId=step_id)["undo"])
+
+    def undo_plan(self, task_id: str, *, step_id: str | None = None) -> dict[str, Any]:
+        """What undo would do: {possible, reason, hint, steps}."""
+        plan: dict[str, Any] = self.execute("UndoPlan", taskId=task_id, stepId=step_id)["undoPlan"]
+        return plan
+
+    def task_events(
+        self, task_id: str, *, after: int = 0, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The task's stored events with seq > `after`, oldest first."""
+        events: list[dict[str, Any]] = self.execute(
+            "TaskEvents", taskId=task_id, after=after, limit=limit
+        )["taskEvents"]
+        return events
