@@ -84,6 +84,8 @@ def test(args: list[str]) -> int:
         (str(BIN / "ruff"), "check", "."),
         (str(BIN / "ruff"), "format", "--check", "."),
         (str(BIN / "mypy"),),
+        # The Python client is its own distribution, outside the server's mypy packages.
+        (str(BIN / "mypy"), "--strict", "clients/python/agentwire_client"),
         (str(BIN / "lint-imports"),),
     ]
     for check in checks:
