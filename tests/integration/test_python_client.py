@@ -5,6 +5,8 @@ The server runs in this event loop, so the synchronous client runs in a worker t
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -112,3 +114,21 @@ async def test_approve_with_edited_parameters_then_events_and_undo_plan(server: 
             ]
 
     await asyncio.to_thread(scenario)
+
+
+@pytest.mark.asyncio
+async def test_the_readme_quick_start_runs_as_pasted(server: LiveServer) -> None:
+    readme = (ROOT / "clients" / "python" / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {**os.environ, "AGENTWIRE_URL": server.http_url, "AGENTWIRE_TOKEN": server.token()}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        snippet,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    assert stdout.decode() == "COMPLETED COMPLETED\n"
