@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from typing import Any
@@ -65,7 +66,31 @@ def check_json_object(value: Any, *, field: str, max_bytes: int) -> dict[str, An
     if where is not None:
         # PostgreSQL cannot store NUL in text or JSONB, and no client means to send it.
         raise ValidationFailedError(f"{where} contains a NUL character", field=where)
+    where = _non_finite_path(value, field)
+    if where is not None:
+        # 1e400 parses as infinity: JSON has no such number and JSONB cannot store it.
+        raise ValidationFailedError(
+            f"{where} is not a finite number: JSON numbers must be finite (1e400 overflows)",
+            field=where,
+        )
     return value
+
+
+def _non_finite_path(value: Any, path: str) -> str | None:
+    """The path of the first number inside `value` that is infinite or NaN."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _non_finite_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _nul_path(value: Any, path: str) -> str | None:

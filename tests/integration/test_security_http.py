@@ -179,3 +179,17 @@ async def test_nul_inside_json_context_is_refused_naming_the_path(server: LiveSe
         "context.steps[0].name contains a NUL character",
     )
     assert (await gql(server, COUNT, headers=token)).json()["data"]["tasks"]["totalCount"] == 0
+
+
+async def test_a_non_finite_number_in_json_input_is_refused_as_validation(
+    server: LiveServer,
+) -> None:
+    token = bearer(server.token())
+    # In a document, 1e400 is a valid float literal that parses as infinity.
+    literal = 'mutation { submitTask(input: {task: "t", context: {n: [1, 1e400]}}) { id } }'
+    response = await gql(server, literal, headers=token)
+    assert first_error(response) == (
+        "VALIDATION",
+        "context.n[1] is not a finite number: JSON numbers must be finite (1e400 overflows)",
+    )
+    assert (await gql(server, COUNT, headers=token)).json()["data"]["tasks"]["totalCount"] == 0
