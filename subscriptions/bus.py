@@ -8,7 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
+from prometheus_client import Counter
+
 from subscriptions.envelope import Event
+
+# Every stored event is published once, by the instance that wrote it, through the
+# in-process bus (the Redis bus delegates to it): counting here counts each event once.
+EVENTS_WRITTEN = Counter(
+    "agentwire_events_written_total", "Task events written, by event type.", ["type"]
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +100,7 @@ class InProcessBus:
 
     async def publish(self, events: list[Event]) -> None:
         for event in events:
+            EVENTS_WRITTEN.labels(str(event.type)).inc()
             self.deliver_locally(event)
 
     def deliver_locally(self, event: Event) -> None:

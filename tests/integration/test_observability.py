@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.logs import JsonFormatter, TextFormatter
-from tests.support.clients import Api
+from tests.support.clients import Api, note, steps
 from tests.support.live import LiveServer
 from tests.support.rest import Rest
 
@@ -145,3 +145,21 @@ async def test_an_open_socket_moves_the_connection_gauge_and_its_duration(
                 break
             await asyncio.sleep(0.02)
     assert value(after, gauge, **labels) == value(before, gauge, **labels)
+
+
+async def test_a_submitted_task_moves_events_written_by_type(server: LiveServer) -> None:
+    alice = Rest(server, server.token())
+    written = "agentwire_events_written_total"
+    before = await scrape(server)
+    task = await alice.submit("counted", context=steps(note("a", 1)))
+    await alice.wait_status(task["id"], "completed")
+    after = await scrape(server)
+    stored = await alice.events(task["id"])
+    by_type: dict[str, int] = {}
+    for event in stored:
+        by_type[event["type"]] = by_type.get(event["type"], 0) + 1
+    for event_type, count in by_type.items():
+        assert (
+            value(after, written, type=event_type) - value(before, written, type=event_type)
+            >= count
+        )
