@@ -132,3 +132,35 @@ async def test_the_readme_quick_start_runs_as_pasted(server: LiveServer) -> None
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, stderr.decode()
     assert stdout.decode() == "COMPLETED COMPLETED\n"
+
+
+@pytest.mark.asyncio
+async def test_approve_batch_answers_in_order_or_refuses_all(server: LiveServer) -> None:
+    token = server.token()
+
+    def gated(client: Client, key: str) -> Task:
+        step = {"name": key, "action": "note", "params": {"key": key, "value": 1}}
+        task = client.submit_task(key, context={"steps": [{**step, "requiresApproval": True}]})
+        deadline = time.monotonic() + 10
+        while (task := client.task(task.id) or task).status != "AWAITING_APPROVAL":
+            assert time.monotonic() < deadline, task.status
+            time.sleep(0.02)
+        return task
+
+    def answer(task: Task, approved: bool) -> dict[str, object]:
+        approval_id = task.raw["pendingApproval"]["id"]
+        return {"taskId": task.id, "approvalId": approval_id, "approved": approved}
+
+    def scenario() -> None:
+        with Client(server.http_url, token=token) as client:
+            first, second = gated(client, "b1"), gated(client, "b2")
+            with pytest.raises(AgentwireError):
+                client.approve_batch([answer(first, True), answer(first, True)])
+            untouched = client.task(first.id)
+            assert untouched is not None
+            assert untouched.raw["approvals"][0]["status"] == "PENDING"
+            done = client.approve_batch([answer(first, True), answer(second, False)])
+            assert [d["id"] for d in done] == [first.id, second.id]
+            assert [d["approvals"][0]["status"] for d in done] == ["APPROVED", "REJECTED"]
+
+    await asyncio.to_thread(scenario)

@@ -165,6 +165,14 @@ class Client:
             fields["modifiedParameters"] = modified_parameters
         return Task.from_graphql(self.execute("Approve", input=fields)["approve"])
 
+    def approve_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Answer several requests at once, all or none; items are ApproveInput objects
+        ({taskId, approvalId, approved, message?, modifiedParameters?})."""
+        tasks: list[dict[str, Any]] = self.execute("ApproveBatch", input={"items": items})[
+            "approveBatch"
+        ]
+        return tasks
+
     def undo(self, task_id: str, *, step_id: str | None = None) -> Task:
         return Task.from_graphql(self.execute("Undo", taskId=task_id, stepId=step_id)["undo"])
 
