@@ -60,11 +60,27 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from error
 
 
+def _check_in_range(moment: datetime | None, *, field: str) -> None:
+    """A time whose UTC conversion leaves years 1-9999 (0001-01-01T00:00:00+14:00)."""
+    if moment is None or moment.tzinfo is None:
+        return
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as error:
+        raise ValidationFailedError(
+            f"{field} is out of range once converted to UTC: use a time between "
+            "0001-01-02 and 9999-12-30",
+            field=field,
+        ) from error
+
+
 def _filter_for(ctx: RequestContext, query: TaskQuery) -> task_queries.TaskFilter:
     if query.status is not None and query.status not in TASK_STATUSES:
         raise ValidationFailedError(
             f"status must be one of {', '.join(TASK_STATUSES)}", field="status"
         )
+    for moment, field in ((query.date_from, "dateFrom"), (query.date_to, "dateTo")):
+        _check_in_range(moment, field=field)
     if query.date_from and query.date_to and query.date_from > query.date_to:
         raise ValidationFailedError("dateFrom must not be after dateTo", field="dateFrom")
     return task_queries.TaskFilter(

@@ -72,6 +72,9 @@ async def test_history_filters_by_date(alice: Rest) -> None:
         ("?status=done", "status"),
         ("?dateFrom=yesterday", "dateFrom"),
         ("?dateFrom=2026-02-01T00:00:00Z&dateTo=2026-01-01T00:00:00Z", "dateFrom"),
+        # UTC conversion overflows year 1 / year 9999: once INTERNAL
+        ("?dateFrom=0001-01-01T00:00:00%2B14:00", "dateFrom"),
+        ("?dateTo=9999-12-31T23:59:59-14:00", "dateTo"),
     ],
 )
 async def test_history_rejects_bad_parameters_with_422(alice: Rest, query: str, field: str) -> None:

@@ -193,3 +193,14 @@ async def test_a_non_finite_number_in_json_input_is_refused_as_validation(
         "context.n[1] is not a finite number: JSON numbers must be finite (1e400 overflows)",
     )
     assert (await gql(server, COUNT, headers=token)).json()["data"]["tasks"]["totalCount"] == 0
+
+
+async def test_a_datetime_overflowing_utc_is_refused_as_validation(server: LiveServer) -> None:
+    token = bearer(server.token())
+    query = '{ tasks(dateFrom: "0001-01-01T00:00:00+14:00") { totalCount } }'
+    response = await gql(server, query, headers=token)
+    assert first_error(response) == (
+        "VALIDATION",
+        "dateFrom is out of range once converted to UTC: use a time between "
+        "0001-01-02 and 9999-12-30",
+    )
