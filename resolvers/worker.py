@@ -18,7 +18,12 @@ from db.models import ApprovalRequest, Task, TaskStep, utcnow
 from db.repositories.executors import get_executor
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
 from engine.actions import parse_steps
-from engine.approvals import ON_TIMEOUT_VALUES, cancel_everything, expire_approval
+from engine.approvals import (
+    ON_TIMEOUT_VALUES,
+    cancel_everything,
+    expire_approval,
+    fail_pending_approvals,
+)
 from engine.executor import PlanError
 from engine.journal import TaskMissingError
 from engine.leases import LeasedWrite, LeaseLostError, claim_for_worker, end_lease, leased_write
@@ -582,6 +587,7 @@ async def fail_task(
             tx.task.error = failure
             end_lease(tx)
             tx.emit(EventType.ERROR, message=failure["message"], error=failure)
+            await fail_pending_approvals(tx, message=failure["message"])
             tx.set_status("failed", message=failure["message"])
     ctx.engine.wake()
     return Ack(True, sequence)

@@ -16,7 +16,7 @@ import pytest
 
 from db.models import Task, TaskEvent
 from tests.support.attacker import api_key, rows_of
-from tests.support.clients import Api
+from tests.support.clients import Api, GraphQLCallError
 from tests.support.live import LiveServer
 from tests.support.rest import Rest, assert_error
 
@@ -382,3 +382,27 @@ async def test_undo_of_a_worker_run_task_is_refused_before_anything_changes(
     after = await api.get(task["id"])
     assert after is not None
     assert (after["status"], after["steps"][0]["status"]) == ("COMPLETED", "COMPLETED")
+
+
+async def test_a_task_that_fails_cancels_its_pending_approvals(server: LiveServer) -> None:
+    # given a worker-run task whose second step waits for approval
+    worker, api, name = await setup(server)
+    task = await api.submit(
+        "organise", context={"executor": name, "steps": [move("a"), move("b", approval=True)]}
+    )
+    assert await worker.claim(name, wait=0) is not None
+    second = (await api.get(task["id"]))["steps"][1]["id"]  # type: ignore[index]
+    asked = await worker.write("/approvals", stepId=second, prompt="Move b?")
+    approval = asked.json()["data"]["approval"]
+    # when the worker fails the task
+    failed = await worker.write("/fail", error={"code": "DISK_FULL", "message": "no space left"})
+    assert failed.status_code == 200, failed.text
+    # then the approval is cancelled with it, and answering it is a conflict
+    final = await api.wait_status(task["id"], "FAILED")
+    assert [a["status"] for a in final["approvals"]] == ["CANCELLED"]
+    with pytest.raises(GraphQLCallError) as refused:
+        await api.call(
+            "Approve", input={"taskId": task["id"], "approvalId": approval["id"], "approved": True}
+        )
+    assert refused.value.code == "CONFLICT"
+    assert (await api.get(task["id"]))["status"] == "FAILED"  # type: ignore[index]
