@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
@@ -15,6 +13,7 @@ from rest_compat.inputs import Param
 from rest_compat.payloads import EventsPage
 from rest_compat.routes_tasks import TASK_ID
 from rest_compat.routing import Call, Operation, Reply
+from rest_compat.sse import with_heartbeats
 from rest_compat.views import EventJson
 from subscriptions.envelope import Event
 
@@ -71,32 +70,19 @@ def sse_frame(event: Event) -> bytes:
 
 
 async def _frames(events: AsyncIterator[Event], heartbeat_seconds: float) -> AsyncIterator[bytes]:
-    yield f"retry: {SSE_RETRY_MS}\n\n".encode()
-    next_event: asyncio.Future[Event] | None = None
-    try:
-        while True:
-            if next_event is None:
-                next_event = asyncio.ensure_future(anext(events))
-            done, _ = await asyncio.wait({next_event}, timeout=heartbeat_seconds)
-            if not done:
-                # A comment line: keeps proxies from closing an idle stream.
-                yield b": heartbeat\n\n"
-                continue
-            try:
-                event = next_event.result()
-            except StopAsyncIteration:
-                return
-            next_event = None
-            yield sse_frame(event)
-    finally:
-        if next_event is not None:
-            next_event.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await next_event
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            # Leaves the bus subscription now, not whenever the generator is collected.
-            await aclose()
+    async def encoded() -> AsyncIterator[bytes]:
+        yield f"retry: {SSE_RETRY_MS}\n\n".encode()
+        try:
+            async for event in events:
+                yield sse_frame(event)
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                # Leaves the bus subscription now, not whenever the generator is collected.
+                await aclose()
+
+    async for chunk in with_heartbeats(encoded(), heartbeat_seconds):
+        yield chunk
 
 
 def stream_operation(heartbeat_seconds: float) -> Operation:
