@@ -118,15 +118,10 @@ def _step_name(step: dict[str, Any]) -> str:
 class RunRenderer:
     """Turns one run's agentwire events into AG-UI frames, keeping AG-UI's ordering rules."""
 
-    def __init__(
-        self,
-        *,
-        thread_id: str,
-        run_id: str | None = None,
-        parameter_schemas: ParameterSchemas | None = None,
-    ) -> None:
+    def __init__(self, *, thread_id: str, run_id: str | None = None) -> None:
         self.thread_id = thread_id
-        self._schemas = parameter_schemas or {}
+        # Set once the run knows its task's executor; used for interrupts' response schemas.
+        self.parameter_schemas: ParameterSchemas = {}
         self.run_id = run_id or str(uuid.uuid4())
         self.ended = False
         self._open_steps: dict[str, str] = {}
@@ -165,7 +160,7 @@ class RunRenderer:
                 return self._finish(
                     RunFinishedInterruptOutcome(
                         interrupts=[
-                            interrupt_for(a, steps.get(a.get("stepId")), self._schemas)
+                            interrupt_for(a, steps.get(a.get("stepId")), self.parameter_schemas)
                             for a in pending
                         ]
                     )
@@ -211,7 +206,9 @@ class RunRenderer:
             if is_pending(str(approval.get("id"))):
                 step_data = data.get("step")
                 interrupt = interrupt_for(
-                    approval, step_data if isinstance(step_data, dict) else None, self._schemas
+                    approval,
+                    step_data if isinstance(step_data, dict) else None,
+                    self.parameter_schemas,
                 )
                 return self._finish(RunFinishedInterruptOutcome(interrupts=[interrupt]))
         if event.type is EventType.COMPLETED:

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ag_ui.core import (
@@ -34,9 +34,9 @@ from resolvers.errors import NotFoundError, ValidationFailedError
 from resolvers.executors import DEFAULT_EXECUTOR, actions_of
 from resolvers.feeds import open_task_feed
 from resolvers.limits import throttle
-from resolvers.tasks import SubmitTaskInput, find_task, get_task, submit_task
+from resolvers.tasks import SubmitTaskInput, find_task, submit_task
 from resolvers.validation import parse_id
-from rest_compat.agui_render import Frame, RunRenderer
+from rest_compat.agui_render import Frame, ParameterSchemas, RunRenderer
 from rest_compat.agui_state import task_state
 from rest_compat.envelope import JSON_MEDIA_TYPE
 from rest_compat.inputs import Param
@@ -122,7 +122,11 @@ def _pending_approvals(snapshot: Event) -> set[str]:
 
 
 async def run_frames(
-    feed: TaskFeed, renderer: RunRenderer, *, after: int | None
+    feed: TaskFeed,
+    renderer: RunRenderer,
+    *,
+    after: int | None,
+    parameter_schemas: Callable[[str], Awaitable[ParameterSchemas]],
 ) -> AsyncIterator[Frame]:
     """One run: RUN_STARTED, the task's state (a snapshot, or the events after `after`), the
     live events, and the ending its status calls for."""
@@ -131,6 +135,9 @@ async def run_frames(
     snapshot = await feed.snapshot()
     if snapshot is None or snapshot.seq is None:
         raise NotFoundError(f"task {feed.task_id} not found")
+    # The snapshot's own rows name the executor, so the task is not read again for it.
+    executor = snapshot.attachment.task.executor or DEFAULT_EXECUTOR
+    renderer.parameter_schemas = await parameter_schemas(executor)
     if after is None or await feed.needs_snapshot(after):
         for frame in renderer.snapshot(snapshot):
             yield frame
@@ -187,15 +194,15 @@ def agui_operations(heartbeat_seconds: float) -> tuple[Operation, ...]:
     ) -> Response:
         await throttle(call.ctx, "subscribe")
         feed, _ = await open_task_feed(call.ctx, task_id=task_id, after=0)
-        task = await get_task(call.ctx, task_id=task_id)
-        actions = await actions_of(call.ctx, task.executor or DEFAULT_EXECUTOR) or {}
-        renderer = RunRenderer(
-            thread_id=str(task_id),
-            run_id=run_id,
-            parameter_schemas={name: spec.parameter_schema for name, spec in actions.items()},
-        )
+
+        async def parameter_schemas(executor: str) -> ParameterSchemas:
+            actions = await actions_of(call.ctx, executor) or {}
+            return {name: spec.parameter_schema for name, spec in actions.items()}
+
+        renderer = RunRenderer(thread_id=str(task_id), run_id=run_id)
+        frames = run_frames(feed, renderer, after=after, parameter_schemas=parameter_schemas)
         return StreamingResponse(
-            with_heartbeats(_encoded(run_frames(feed, renderer, after=after)), heartbeat_seconds),
+            with_heartbeats(_encoded(frames), heartbeat_seconds),
             media_type=SSE_MEDIA_TYPE,
             headers=SSE_HEADERS,
         )
