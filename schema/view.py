@@ -51,6 +51,16 @@ def graphql_error_body(message: str, code: str, **extensions: Any) -> bytes:
     )
 
 
+def rate_limited(error: RateLimitedError, media_type: str) -> Response:
+    """429 with Retry-After, so proxies and clients back off as they would over REST."""
+    return Response(
+        graphql_error_body(error.message, error.code, hint=error.hint),
+        status_code=429,
+        media_type=media_type,
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
 def preferred_media_type(accept: str) -> str | None:
     """The response type the client asked for; None when it accepts neither JSON type."""
     if not accept.strip():
@@ -207,23 +217,13 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
                 media_type=media_type,
             )
         except RateLimitedError as error:
-            return Response(
-                graphql_error_body(error.message, error.code, hint=error.hint),
-                status_code=429,
-                media_type=media_type,
-                headers={"Retry-After": str(error.retry_after)},
-            )
+            return rate_limited(error, media_type)
         if isinstance(response, StreamingResponse):
             return response
         try:
             await throttle_request(ctx)
         except RateLimitedError as error:
-            return Response(
-                graphql_error_body(error.message, error.code, hint=error.hint),
-                status_code=429,
-                media_type=media_type,
-                headers={"Retry-After": str(error.retry_after)},
-            )
+            return rate_limited(error, media_type)
         request_error = request.scope["state"].get("graphql_request_error", False)
         if media_type == GRAPHQL_RESPONSE_JSON:
             if request_error and response.status_code == 200:
