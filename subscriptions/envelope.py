@@ -8,53 +8,27 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from domain.vocabulary import EventPriority, EventType
+
+__all__ = [
+    "ENVELOPE_VERSION",
+    "Event",
+    "EventPriority",
+    "EventType",
+    "InvalidCursorError",
+    "decode_event_cursor",
+    "encode_event_cursor",
+    "priority_of",
+]
 
 ENVELOPE_VERSION = 1
 
 
-class EventType(StrEnum):
-    STATUS_CHANGE = "status_change"
-    STEP_START = "step_start"
-    STEP_PROGRESS = "step_progress"
-    STEP_COMPLETE = "step_complete"
-    ERROR = "error"
-    APPROVAL_REQUEST = "approval_request"
-    APPROVAL_RESOLVED = "approval_resolved"
-    APPROVAL_TIMEOUT = "approval_timeout"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    QUEUE_UPDATE = "queue_update"
-    STEP_ROLLED_BACK = "step_rolled_back"
-    UNDO_START = "undo_start"
-    UNDO_COMPLETE = "undo_complete"
-    SNAPSHOT = "snapshot"
-    LAGGED = "lagged"
-    INPUT = "input"
-
-
-class EventPriority(StrEnum):
-    CRITICAL = "critical"
-    NORMAL = "normal"
-    LOW = "low"
-
-
-_PRIORITY_BY_TYPE = {
-    EventType.APPROVAL_REQUEST: EventPriority.CRITICAL,
-    EventType.APPROVAL_TIMEOUT: EventPriority.CRITICAL,
-    EventType.ERROR: EventPriority.CRITICAL,
-    EventType.COMPLETED: EventPriority.CRITICAL,
-    EventType.CANCELLED: EventPriority.CRITICAL,
-    EventType.STATUS_CHANGE: EventPriority.CRITICAL,
-    EventType.STEP_PROGRESS: EventPriority.LOW,
-    EventType.QUEUE_UPDATE: EventPriority.LOW,
-}
-
-
 def priority_of(event_type: EventType) -> EventPriority:
     """Critical events are never dropped; low ones may be coalesced for slow clients."""
-    return _PRIORITY_BY_TYPE.get(event_type, EventPriority.NORMAL)
+    return EventPriority.of(event_type)
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -1,0 +1,1 @@
+"""The domain's words, below every other package: statuses, event types, priorities."""

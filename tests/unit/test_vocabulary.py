@@ -1,0 +1,91 @@
+"""The one domain vocabulary: the values on the wire and in the database, and its groups."""
+
+from __future__ import annotations
+
+from domain.vocabulary import (
+    ApprovalStatus,
+    EventPriority,
+    EventType,
+    OnTimeout,
+    Reversibility,
+    StepStatus,
+    TaskStatus,
+)
+
+
+def test_statuses_are_the_lower_case_words_of_design_section_4() -> None:
+    assert [s.value for s in TaskStatus] == [
+        "pending",
+        "running",
+        "awaiting_approval",
+        "completed",
+        "failed",
+        "cancelled",
+        "rolled_back",
+    ]
+    assert [s.value for s in StepStatus] == [
+        "pending",
+        "running",
+        "awaiting_approval",
+        "completed",
+        "failed",
+        "skipped",
+        "cancelled",
+        "rolled_back",
+    ]
+    assert [s.value for s in ApprovalStatus] == [
+        "pending",
+        "approved",
+        "rejected",
+        "modified",
+        "expired",
+        "cancelled",
+    ]
+    assert [o.value for o in OnTimeout] == ["reject", "cancel", "approve"]
+    assert [r.value for r in Reversibility] == ["reversible", "compensatable", "irreversible"]
+
+
+def test_a_member_is_its_string_so_stored_and_sent_values_do_not_change() -> None:
+    assert TaskStatus.AWAITING_APPROVAL == "awaiting_approval"
+    assert f"{StepStatus.ROLLED_BACK}" == "rolled_back"
+    assert {"pending": 1}[ApprovalStatus.PENDING] == 1
+    assert TaskStatus("completed") is TaskStatus.COMPLETED
+
+
+def test_groups_partition_the_task_lifecycle() -> None:
+    assert TaskStatus.ACTIVE == (TaskStatus.RUNNING, TaskStatus.AWAITING_APPROVAL)
+    assert TaskStatus.OPEN == (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.AWAITING_APPROVAL)
+    assert TaskStatus.FINISHED == (
+        TaskStatus.COMPLETED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+        TaskStatus.ROLLED_BACK,
+    )
+    assert set(TaskStatus.OPEN) | set(TaskStatus.FINISHED) == set(TaskStatus)
+    assert not set(TaskStatus.OPEN) & set(TaskStatus.FINISHED)
+    assert set(TaskStatus.ENDED) == set(TaskStatus.FINISHED) - {TaskStatus.ROLLED_BACK}
+    assert not set(StepStatus.OPEN) & set(StepStatus.DONE)
+    assert ApprovalStatus.GRANTED == (ApprovalStatus.APPROVED, ApprovalStatus.MODIFIED)
+    assert ApprovalStatus.PENDING not in ApprovalStatus.DECIDED
+    assert len(ApprovalStatus.DECIDED) == len(ApprovalStatus) - 1
+
+
+def test_groups_are_not_members() -> None:
+    assert "FINISHED" not in TaskStatus.__members__
+    assert "CRITICAL_TYPES" not in EventPriority.__members__
+    assert len(EventPriority) == 3
+
+
+def test_event_priorities_follow_design_section_5() -> None:
+    critical = {t for t in EventType if EventPriority.of(t) is EventPriority.CRITICAL}
+    low = {t for t in EventType if EventPriority.of(t) is EventPriority.LOW}
+    assert critical == {
+        EventType.APPROVAL_REQUEST,
+        EventType.APPROVAL_TIMEOUT,
+        EventType.ERROR,
+        EventType.COMPLETED,
+        EventType.CANCELLED,
+        EventType.STATUS_CHANGE,
+    }
+    assert low == {EventType.STEP_PROGRESS, EventType.QUEUE_UPDATE}
+    assert EventPriority.of(EventType.STEP_START) is EventPriority.NORMAL
