@@ -40,6 +40,7 @@ from schema.document_rules import alias_limit_rule, depth_limit_rule
 from schema.error_codes import VALIDATION_FAILED, annotate
 from schema.events import TaskEvent
 from schema.extensions import INTERNAL_MESSAGE
+from schema.suggestions import strip_suggestions
 from subscriptions.envelope import Event
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,10 @@ def format_errors(errors: list[GraphQLError]) -> list[Any]:
 class SubscriptionPlanner:
     """Parses and validates subscribe messages, caching by document text."""
 
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(self, schema: GraphQLSchema, *, hide_suggestions: bool = False) -> None:
         self.schema = schema
+        # Production: no "Did you mean ...", as over HTTP (schema/suggestions.py).
+        self._hide_suggestions = hide_suggestions
         self._rules = [
             *specified_rules,
             depth_limit_rule(MAX_DEPTH),
@@ -115,6 +118,7 @@ class SubscriptionPlanner:
         errors = validate(self.schema, document, self._rules)
         # The same codes and hints as over HTTP (schema/error_codes.py).
         annotate(errors, VALIDATION_FAILED)
+        self._strip(errors)
         result: DocumentNode | list[GraphQLError] = errors if errors else document
         self._documents[query] = result
         if len(self._documents) > DOCUMENT_CACHE_SIZE:
@@ -138,7 +142,7 @@ class SubscriptionPlanner:
             self.schema, operation.variable_definitions or (), variables or {}
         )
         if isinstance(coerced, list):
-            return coerced
+            return self._strip(coerced)
         subscription_type = self.schema.subscription_type
         assert subscription_type is not None
         try:
@@ -146,7 +150,7 @@ class SubscriptionPlanner:
                 subscription_type.fields[field.name.value], field, coerced
             )
         except GraphQLError as error:
-            return [error]
+            return self._strip([error])
         return SharedSubscription(
             field=field.name.value,
             query=query,
@@ -155,6 +159,11 @@ class SubscriptionPlanner:
             variables=dict(variables or {}),
             arguments=arguments,
         )
+
+    def _strip(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        if self._hide_suggestions:
+            strip_suggestions(errors)
+        return errors
 
 
 def _root_field(operation: OperationDefinitionNode) -> FieldNode | None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema import BaseSchema
 
 SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
@@ -15,6 +16,12 @@ SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 def strip_suggestions(errors: Iterable[GraphQLError]) -> None:
     for error in errors:
         error.message = SUGGESTION.sub("", error.message)
+
+
+def hides_suggestions(schema: BaseSchema) -> bool:
+    """Whether `schema` was built to hide suggestions (production), for paths that
+    validate outside Strawberry's extensions (schema/realtime.py)."""
+    return HideSuggestions in getattr(schema, "extensions", ())
 
 
 class HideSuggestions(SchemaExtension):

@@ -50,6 +50,7 @@ from schema.realtime import (
     SharedSubscription,
     SubscriptionPlanner,
 )
+from schema.suggestions import hides_suggestions
 from schema.ws_heartbeat import HeartbeatMonitor
 from subscriptions.feeds import Feed, TaskFeed
 from subscriptions.hub import Hub
@@ -84,7 +85,7 @@ class Realtime:
         assert isinstance(schema, strawberry.Schema)
         return cls(
             hub=Hub(),
-            planner=SubscriptionPlanner(schema._schema),
+            planner=SubscriptionPlanner(schema._schema, hide_suggestions=hides_suggestions(schema)),
             heartbeat=HeartbeatMonitor(heartbeat_seconds),
             registry=ConnectionRegistry(
                 sessions,

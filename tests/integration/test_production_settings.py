@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from server.settings import MIN_JWT_SECRET_BYTES
 from tests.integration.test_graceful_shutdown import free_port
-from tests.support.attacker import bearer, gql
+from tests.support.attacker import bearer, gql, next_frame, ws_init
 
 
 async def test_production_refuses_a_jwt_secret_under_32_bytes(tmp_path: Path) -> None:
@@ -53,3 +54,38 @@ async def test_production_gives_no_field_suggestions(make_server: Any) -> None:
         assert messages == [
             "Cannot query field 'totalCont' on type 'TaskConnection'. Did you mean 'totalCount'?"
         ]
+
+
+async def test_production_gives_no_field_suggestions_over_sockets(make_server: Any) -> None:
+    # given: documents with a typo in a query, a mutation and a shared subscription's enum
+    typos = {
+        "{ tasks { totalCont } }": (
+            "Cannot query field 'totalCont' on type 'TaskConnection'.",
+            " Did you mean 'totalCount'?",
+        ),
+        'mutation { cancelTsk(taskId: "x") { id } }': (
+            "Cannot query field 'cancelTsk' on type 'Mutation'.",
+            " Did you mean 'cancelTask'?",
+        ),
+        "subscription { myTaskUpdates { seqq } }": (
+            "Cannot query field 'seqq' on type 'TaskEvent'.",
+            " Did you mean 'seq'?",
+        ),
+    }
+    for env, suggested in (("production", False), ("test", True)):
+        async with make_server(env=env) as server:
+            socket = await ws_init(server, {"authorization": f"Bearer {server.token()}"})
+            assert (await next_frame(socket))["type"] == "connection_ack"
+            for number, (query, (message, suggestion)) in enumerate(typos.items()):
+                # when
+                await socket.send(
+                    json.dumps(
+                        {"id": str(number), "type": "subscribe", "payload": {"query": query}}
+                    )
+                )
+                # then
+                frame = await next_frame(socket)
+                assert frame["type"] == "error", frame
+                expected = message + suggestion if suggested else message
+                assert [e["message"] for e in frame["payload"]] == [expected]
+            await socket.close()
