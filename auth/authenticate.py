@@ -205,7 +205,9 @@ class Authenticator:
         return Principal(
             user_id=user.id,
             subject=user.subject,
-            roles=tuple(str(r) for r in user.roles),
+            # The key's own roles, set by the operator: never its user's row, which records
+            # the last token seen and so would let any admin token make every key admin.
+            roles=tuple(str(r) for r in key.roles),
             scopes=frozenset(str(s) for s in key.scopes),
             via="api_key",
             key_prefix=key.prefix,

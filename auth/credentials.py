@@ -49,17 +49,30 @@ async def _user(session: AsyncSession, subject: str) -> User:
 
 
 async def create_api_key(
-    sessions: async_sessionmaker[AsyncSession], *, subject: str, name: str, scopes: list[str]
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    subject: str,
+    name: str,
+    scopes: list[str],
+    roles: list[str] | None = None,
 ) -> CreatedKey:
+    """A key whose scopes and roles are fixed here, by the operator, for its whole life."""
+    roles = sorted(roles or [])
     async with write_session(sessions) as session:
         user = await _user(session, subject)
-        created = new_key(session, user_id=user.id, name=name, scopes=scopes)
+        created = new_key(session, user_id=user.id, name=name, scopes=scopes, roles=roles)
         record_audit(
             session,
             actor=OPERATOR,
             action="apikey.create",
             target=f"apikey:{created.row.id}",
-            details={"user": subject, "name": name, "prefix": created.row.prefix, "scopes": scopes},
+            details={
+                "user": subject,
+                "name": name,
+                "prefix": created.row.prefix,
+                "scopes": scopes,
+                "roles": roles,
+            },
         )
     return created
 

@@ -125,4 +125,4 @@ class Query:
 
     @strawberry.field(description="The authenticated caller.")
     async def me(self, info: Info) -> User:
-        return User.from_model(await user_resolvers.get_me(info.context.resolver_context()))
+        return User.from_me(await user_resolvers.get_me(info.context.resolver_context()))

@@ -12,6 +12,7 @@ from db import models
 from resolvers import progress
 from resolvers.progress import QueueInfo
 from resolvers.undo import UndoPreview
+from resolvers.users import Me
 from schema.context import Info
 from schema.scalars import ApprovalStatus, Reversibility, StepStatus, TaskStatus
 
@@ -228,18 +229,21 @@ class User:
     id: strawberry.ID = strawberry.field(description="The user id.")
     subject: str = strawberry.field(description="The token subject (`sub`).")
     display_name: str = strawberry.field(description="A name to show.")
-    roles: list[str] = strawberry.field(description="Roles, e.g. `admin`.")
+    roles: list[str] = strawberry.field(
+        description="The roles of the credential of this request (a token's `roles` claim, "
+        "or the API key's own roles), e.g. `admin`."
+    )
     is_admin: bool = strawberry.field(description="Whether the caller sees every task.")
 
     @classmethod
-    def from_model(cls, row: models.User) -> User:
-        roles = [str(r) for r in row.roles]
+    def from_me(cls, me: Me) -> User:
+        roles = list(me.roles)
         return cls(
-            id=strawberry.ID(str(row.id)),
-            subject=row.subject,
-            display_name=row.display_name,
+            id=strawberry.ID(str(me.user.id)),
+            subject=me.user.subject,
+            display_name=me.user.display_name,
             roles=roles,
-            is_admin="admin" in roles,
+            is_admin=me.is_admin,
         )
 
 

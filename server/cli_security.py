@@ -54,15 +54,19 @@ def _fail(error: Exception) -> int:
 def cmd_apikey_create(settings: Settings, args: argparse.Namespace) -> int:
     try:
         scopes = parse_scopes(args.scopes)
+        roles = ["admin"] if args.admin else []
         created = _run(
             settings,
-            lambda s: create_api_key(s, subject=args.user, name=args.name, scopes=scopes),
+            lambda s: create_api_key(
+                s, subject=args.user, name=args.name, scopes=scopes, roles=roles
+            ),
         )
     except CredentialError as error:
         return _fail(error)
     print(
         f"created API key {created.row.prefix} (id {created.row.id}) for {args.user} "
-        f"with scopes {','.join(scopes)}; it is shown once, store it now:",
+        f"with scopes {','.join(scopes)}{' and the admin role' if roles else ''}; "
+        "it is shown once, store it now:",
         file=sys.stderr,
     )
     print(created.plain, flush=True)
@@ -78,7 +82,7 @@ def cmd_apikey_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-LIST_HEADER = ("PREFIX", "ID", "NAME", "SCOPES", "STATE", "LAST USED")
+LIST_HEADER = ("PREFIX", "ID", "NAME", "SCOPES", "ROLES", "STATE", "LAST USED")
 
 
 def cmd_apikey_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -87,7 +91,8 @@ def cmd_apikey_list(settings: Settings, args: argparse.Namespace) -> int:
     for key in keys:
         state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
         used = key.last_used_at.isoformat() if key.last_used_at else "never used"
-        rows.append((key.prefix, str(key.id), key.name, ",".join(key.scopes), state, used))
+        roles = ",".join(key.roles) or "-"
+        rows.append((key.prefix, str(key.id), key.name, ",".join(key.scopes), roles, state, used))
     # A header line names the columns, even when the user has no key yet.
     widths = [max(len(row[i]) for row in rows) for i in range(len(LIST_HEADER))]
     for row in rows:
@@ -132,6 +137,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="comma-separated: tasks:read, tasks:write, worker (default tasks:read,tasks:write)",
     )
     create.add_argument("--name", default="cli", help="a label shown in `apikey list`")
+    create.add_argument(
+        "--admin",
+        action="store_true",
+        help="give the key the admin role (it sees every user's tasks); tokens of its "
+        "user never change what a key may do",
+    )
     create.set_defaults(handler=cmd_apikey_create)
     revoke = actions.add_parser("revoke", help="revoke a key by its id or prefix")
     revoke.add_argument("key", help="the key's id or prefix (from `apikey list`)")

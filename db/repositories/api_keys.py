@@ -30,7 +30,12 @@ def hash_key(plain: str) -> str:
 
 
 def new_key(
-    session: AsyncSession, *, user_id: uuid.UUID, name: str, scopes: list[str]
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    name: str,
+    scopes: list[str],
+    roles: list[str] | None = None,
 ) -> CreatedKey:
     """A new key `aw_<prefix>_<secret>`; the prefix identifies it in lists and logs."""
     prefix = secrets.token_hex(4)
@@ -42,6 +47,7 @@ def new_key(
         prefix=prefix,
         key_hash=hash_key(plain),
         scopes=sorted(scopes),
+        roles=sorted(roles or []),
     )
     session.add(row)
     return CreatedKey(row=row, plain=plain)

@@ -100,9 +100,9 @@ async def test_cli_api_key_lifecycle(server: LiveServer) -> None:
     response = await gql(server, ME, headers={"X-API-Key": key})
     assert response.json() == {"data": {"me": {"subject": user}}}
     code, listing, _ = await agentwire(server, "apikey", "list", "--user", user)
-    assert code == 0 and key not in listing and "tasks:read  active" in listing
+    assert code == 0 and key not in listing and "tasks:read  -      active" in listing
     header, *rows = listing.splitlines()
-    assert header.split() == ["PREFIX", "ID", "NAME", "SCOPES", "STATE", "LAST", "USED"]
+    assert header.split() == ["PREFIX", "ID", "NAME", "SCOPES", "ROLES", "STATE", "LAST", "USED"]
     prefix = key.split("_")[1]
     assert [row.split()[0] for row in rows] == [prefix]
     assert rows[0].index("tasks:read") == header.index("SCOPES")
