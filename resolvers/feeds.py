@@ -11,6 +11,7 @@ from resolvers.errors import ValidationFailedError
 from resolvers.limits import require_scope
 from subscriptions.envelope import Event, InvalidCursorError, decode_event_cursor
 from subscriptions.feeds import TaskFeed, UserFeed
+from subscriptions.telemetry import GRAPHQL_HTTP, Watch
 
 Start = Event | int
 """A SNAPSHOT event to send first, or the position to resume after."""
@@ -49,11 +50,18 @@ async def open_user_feed(ctx: RequestContext, *, after: str | None) -> tuple[Use
 
 
 async def replay_then_live(feed: TaskFeed | UserFeed, start: Start) -> AsyncIterator[Event]:
-    """One subscriber's own stream (used where the shared fan-out does not apply)."""
-    position = start
-    if isinstance(start, Event):
-        yield start
-        position = feed.position(start) or 0
-    assert isinstance(position, int)
-    async for event in feed.live(position):
-        yield event
+    """One subscriber's own stream (used where the shared fan-out does not apply: GraphQL
+    subscriptions over SSE or multipart HTTP)."""
+    watch = Watch(GRAPHQL_HTTP)
+    try:
+        position = start
+        if isinstance(start, Event):
+            watch.sent(start)
+            yield start
+            position = feed.position(start) or 0
+        assert isinstance(position, int)
+        async for event in feed.live(position):
+            watch.sent(event)
+            yield event
+    finally:
+        watch.close()

@@ -45,6 +45,7 @@ from rest_compat.routing import Call, Dependencies, Operation, Reply, build_rout
 from rest_compat.sse import SSE_HEADERS, SSE_MEDIA_TYPE, with_heartbeats
 from subscriptions.envelope import Event
 from subscriptions.feeds import TaskFeed
+from subscriptions.telemetry import AG_UI, observed
 
 LAST_EVENT_ID = Param(
     "Last-Event-ID",
@@ -157,7 +158,7 @@ async def run_frames(
                 yield frame
     if renderer.ended:
         return
-    live = feed.live(snapshot.seq)
+    live = observed(feed.live(snapshot.seq), AG_UI, resumed=after is not None)
     try:
         async for event in live:
             for frame in renderer.render(event, is_pending=lambda _: True):

@@ -32,6 +32,7 @@ from rest_compat.inputs import Param, parse_param
 from rest_compat.routing import Dependencies
 from rest_compat.views import TaskJson
 from subscriptions.envelope import Event, now_ms
+from subscriptions.telemetry import LEGACY_WS, observed
 
 logger = logging.getLogger("agentwire.rest.ws")
 
@@ -210,7 +211,7 @@ async def serve_legacy_socket(
     except Exception as error:
         await close_with(error)
         return
-    events = aiter(stream)
+    events = observed(aiter(stream), LEGACY_WS, resumed=after > 0)
     try:
         await send(
             control(

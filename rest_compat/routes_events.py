@@ -16,6 +16,7 @@ from rest_compat.routing import Call, Operation, Reply
 from rest_compat.sse import with_heartbeats
 from rest_compat.views import EventJson
 from subscriptions.envelope import Event
+from subscriptions.telemetry import LONG_POLL, SSE, Watch, observed
 
 AFTER = Param(
     "after",
@@ -51,13 +52,19 @@ SSE_RETRY_MS = 1000
 
 async def poll(call: Call) -> Response:
     after: int = call.params["after"]
-    events = await polling.poll_events(
-        call.ctx,
-        task_id=call.params["taskId"],
-        after=after,
-        wait_seconds=float(call.params["wait"]),
-        limit=call.params["limit"],
-    )
+    watch = Watch(LONG_POLL)
+    try:
+        events = await polling.poll_events(
+            call.ctx,
+            task_id=call.params["taskId"],
+            after=after,
+            wait_seconds=float(call.params["wait"]),
+            limit=call.params["limit"],
+        )
+        for event in events:
+            watch.sent(event)
+    finally:
+        watch.close()
     next_after = events[-1].seq if events and events[-1].seq is not None else after
     page = EventsPage(events=[EventJson.of(e) for e in events], next_after=next_after)
     return success(page.dump())
@@ -95,7 +102,7 @@ def stream_operation(heartbeat_seconds: float) -> Operation:
             call.ctx, task_id=call.params["taskId"], after=after
         )
         return StreamingResponse(
-            _frames(aiter(follow), heartbeat_seconds),
+            _frames(observed(aiter(follow), SSE, resumed=bool(after)), heartbeat_seconds),
             media_type=SSE_MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

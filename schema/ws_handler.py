@@ -52,10 +52,12 @@ from schema.realtime import (
 )
 from schema.suggestions import hides_suggestions
 from schema.ws_heartbeat import HeartbeatMonitor
+from subscriptions import telemetry
 from subscriptions.feeds import Feed, TaskFeed
 from subscriptions.hub import Hub
 from subscriptions.member import Member
 from subscriptions.registry import ConnectionRegistry
+from subscriptions.telemetry import GRAPHQL_WS
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +261,8 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
                 }
             )
             return
+        if plan.arguments.get("after") is not None:
+            telemetry.recorder.resumed(GRAPHQL_WS)
         if isinstance(feed, TaskFeed):
             self.realtime.registry.watching(self.connection_id, str(feed.task_id))
         # The group renders with a context of its own: it outlives this socket.

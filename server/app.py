@@ -34,7 +34,7 @@ from schema.ide import ASSETS_PATH, graphiql_assets
 from schema.view import AgentwireGraphQL
 from schema.ws_handler import Realtime
 from server.logs import install_request_context
-from server.metrics import MetricsMiddleware, metrics_endpoint
+from server.metrics import MetricsMiddleware, install_recorder, metrics_endpoint
 from server.middleware import RequestIdMiddleware
 from server.monitor_page import monitor_routes
 from server.security import checked_origins, rate_limits, security_middleware
@@ -87,6 +87,7 @@ async def redis_ready(url: str) -> bool:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     install_request_context()
+    install_recorder(settings.metrics_enabled)
     database = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(database)
     bus = create_bus(settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from subscriptions import telemetry
 
 HTTP_REQUESTS = Counter(
     "agentwire_http_requests_total",
@@ -52,6 +55,89 @@ WEBSOCKET_DURATION = Histogram(
     "How long accepted WebSocket connections stayed open.",
     buckets=(1, 5, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600),
 )
+
+EVENTS_WRITTEN = Counter(
+    "agentwire_events_written_total", "Task events written, by event type.", ["type"]
+)
+SUBSCRIPTIONS = Gauge(
+    "agentwire_subscriptions",
+    "Open event subscriptions, by channel (transport).",
+    ["channel"],
+    multiprocess_mode="livesum",
+)
+RESUMES = Counter(
+    "agentwire_resumes",
+    "Subscribers that came back with after, a cursor, Last-Event-ID or a resume key.",
+    ["channel"],
+)
+MESSAGES_SENT = Counter(
+    "agentwire_messages_sent",
+    "Events sent to subscribers (replayed, live and stream-control), by channel.",
+    ["channel"],
+)
+DELIVERY = Histogram(
+    "agentwire_event_delivery_seconds",
+    "From a live event's timestamp to its send to a subscriber.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+COALESCED = Counter(
+    "agentwire_events_coalesced",
+    "Queued low-priority frames replaced by a newer one for a slow subscriber.",
+)
+LAGGED = Counter(
+    "agentwire_subscribers_lagged",
+    "Times a subscriber fell behind, was sent LAGGED and caught up from the database.",
+)
+
+
+class _Children(dict[str, Any]):
+    """A metric's child per label value, resolved once: a delivery is then one increment."""
+
+    def __init__(self, metric: Counter | Gauge) -> None:
+        super().__init__((c, metric.labels(c)) for c in telemetry.CHANNELS)
+        self.metric = metric
+
+    def __missing__(self, channel: str) -> Any:
+        child = self[channel] = self.metric.labels(channel)
+        return child
+
+
+class PrometheusRecorder(telemetry.Recorder):
+    """The metrics port (subscriptions/telemetry.py) recorded as Prometheus metrics."""
+
+    def __init__(self) -> None:
+        self._open = _Children(SUBSCRIPTIONS)
+        self._resumes = _Children(RESUMES)
+        self._sent = _Children(MESSAGES_SENT)
+
+    def subscription_opened(self, channel: str) -> None:
+        self._open[channel].inc()
+
+    def subscription_closed(self, channel: str) -> None:
+        self._open[channel].dec()
+
+    def resumed(self, channel: str) -> None:
+        self._resumes[channel].inc()
+
+    def message_sent(self, channel: str, delay_seconds: float | None) -> None:
+        self._sent[channel].inc()
+        if delay_seconds is not None:
+            DELIVERY.observe(delay_seconds)
+
+    def coalesced(self, count: int) -> None:
+        COALESCED.inc(count)
+
+    def lagged(self) -> None:
+        LAGGED.inc()
+
+    def events_written(self, event_type: str) -> None:
+        EVENTS_WRITTEN.labels(event_type).inc()
+
+
+def install_recorder(enabled: bool) -> None:
+    """Record the metrics port's reports, or (metrics off, for benchmarks) drop them."""
+    telemetry.install(PrometheusRecorder() if enabled else telemetry.Recorder())
+
 
 UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

@@ -8,15 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
-from prometheus_client import Counter
-
+from subscriptions import telemetry
 from subscriptions.envelope import Event
-
-# Every stored event is published once, by the instance that wrote it, through the
-# in-process bus (the Redis bus delegates to it): counting here counts each event once.
-EVENTS_WRITTEN = Counter(
-    "agentwire_events_written_total", "Task events written, by event type.", ["type"]
-)
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +92,10 @@ class InProcessBus:
         self._subscribers.clear()
 
     async def publish(self, events: list[Event]) -> None:
+        # Every stored event is published once, by the instance that wrote it, through
+        # the in-process bus (the Redis bus delegates to it): counting here counts it once.
         for event in events:
-            EVENTS_WRITTEN.labels(str(event.type)).inc()
+            telemetry.recorder.events_written(event.type.value)
             self.deliver_locally(event)
 
     def deliver_locally(self, event: Event) -> None:

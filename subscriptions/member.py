@@ -16,10 +16,12 @@ import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any
 
+from subscriptions import telemetry
 from subscriptions.envelope import Event
 from subscriptions.feeds import Feed
 from subscriptions.hub import Group, Hub, Render, Topic
 from subscriptions.outbox import Outbox, Outgoing, coalesce_key
+from subscriptions.telemetry import GRAPHQL_WS, Watch
 
 Send = Callable[[str], Awaitable[None]]
 JOIN_ATTEMPTS = 5
@@ -41,6 +43,7 @@ class Member:
     __slots__ = (
         "_finishing",
         "busy",
+        "channel",
         "failure",
         "group",
         "op_id",
@@ -50,10 +53,15 @@ class Member:
         "send",
         "skip_through",
         "topic",
+        "watch",
     )
 
-    def __init__(self, *, op_id: str, prefix: str, send: Send, capacity: int) -> None:
+    def __init__(
+        self, *, op_id: str, prefix: str, send: Send, capacity: int, channel: str = GRAPHQL_WS
+    ) -> None:
         self.op_id = op_id
+        self.channel = channel
+        self.watch: Watch | None = None
         self.prefix = prefix
         self.send = send
         self.outbox = Outbox(capacity)
@@ -75,7 +83,7 @@ class Member:
         frame = self.frame(payload)
         outbox = self.outbox
         if not self.busy and not outbox.items and not outbox.lagged and self.failure is None:
-            self._send_inline(frame, position)
+            self._send_inline(frame, event, position)
             return
         outbox.push(
             Outgoing(
@@ -87,7 +95,11 @@ class Member:
             )
         )
 
-    def _send_inline(self, frame: str, position: int | None) -> None:
+    def _sent(self, event: Event) -> None:
+        if self.watch is not None:
+            self.watch.sent(event)
+
+    def _send_inline(self, frame: str, event: Event, position: int | None) -> None:
         sending = self.send(frame)
         assert isinstance(sending, Coroutine)
         try:
@@ -95,6 +107,7 @@ class Member:
         except StopIteration:
             if position is not None:
                 self.position = position
+            self._sent(event)
             return
         except Exception as error:  # the socket is gone: the member's loop ends
             self.failure = error
@@ -102,10 +115,10 @@ class Member:
             return
         # It must wait (a full write buffer): finish it in a task; queue what follows.
         self.busy = True
-        self._finishing = asyncio.ensure_future(self._finish(sending, yielded, position))
+        self._finishing = asyncio.ensure_future(self._finish(sending, yielded, event, position))
 
     async def _finish(
-        self, sending: Coroutine[Any, Any, Any], yielded: Any, position: int | None
+        self, sending: Coroutine[Any, Any, Any], yielded: Any, event: Event, position: int | None
     ) -> None:
         """Drive a send that suspended to its end, as a Task would."""
         try:
@@ -123,6 +136,7 @@ class Member:
         except StopIteration:
             if position is not None:
                 self.position = position
+            self._sent(event)
         except Exception as error:
             self.failure = error
         finally:
@@ -135,16 +149,19 @@ class Member:
         """Deliver `start` (a snapshot Event, or a position to resume after), then live events."""
         topic = await hub.acquire(feed)
         self.topic = topic
+        self.watch = Watch(self.channel)
         try:
             group = self.group = topic.group(group_key, render)
             if isinstance(start, Event):
                 await self.send(self.frame(await group.payload(start, cache=False)))
+                self._sent(start)
                 self.position = feed.position(start) or 0
             else:
                 self.position = int(start)
             await self._catch_up_and_join()
             await self._send_live()
         finally:
+            self.watch.close()
             self._leave()
             if self._finishing is not None:
                 self._finishing.cancel()
@@ -167,6 +184,7 @@ class Member:
             events = await feed.read_after(self.position)
             for event in events:
                 await self.send(self.frame(await self.group.payload(event)))
+                self._sent(event)
                 self.position = feed.position(event) or self.position
             if not events:
                 return
@@ -211,6 +229,7 @@ class Member:
                 await self.send(item.frame)
             finally:
                 self.busy = False
+            self._sent(item.event)
             if item.position is not None:
                 self.position = item.position
 
@@ -219,5 +238,7 @@ class Member:
         self.group.members.discard(self)
         notice = self.topic.feed.lagged(self.position, self.outbox.dropped)
         self.outbox.reset()
+        telemetry.recorder.lagged()
         await self.send(self.frame(await self.group.payload(notice, cache=False)))
+        self._sent(notice)
         await self._catch_up_and_join()

@@ -17,6 +17,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 
+from subscriptions import telemetry
 from subscriptions.envelope import Event, EventPriority
 
 DEFAULT_CAPACITY = 256
@@ -84,10 +85,12 @@ class Outbox:
         for item in reversed(self.items):
             key = item.coalesce_key
             if key is not None and key in newest:
-                self.coalesced += 1
                 continue
             if key is not None:
                 newest.add(key)
             kept.append(item)
+        if replaced := len(self.items) - len(kept):
+            self.coalesced += replaced
+            telemetry.recorder.coalesced(replaced)
         kept.reverse()
         self.items = deque(kept)
