@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from resolvers import events as event_resolvers
@@ -50,17 +53,45 @@ SSE_MEDIA_TYPE = "text/event-stream"
 SSE_RETRY_MS = 1000
 
 
+async def _gone(request: Request) -> None:
+    """Returns once the client has left or the server begins to shut down (the shutdown
+    middleware answers `receive` with `http.disconnect` then, as it does for SSE)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _unless_gone(request: Request, waiting: asyncio.Task[list[Event]]) -> list[Event]:
+    """The poll's answer; no events if the client left or the server is stopping first,
+    so a long-poll never holds a shutdown for its whole `wait`."""
+    gone = asyncio.ensure_future(_gone(request))
+    try:
+        await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not waiting.done():
+            # The client left, the server is stopping, or this request itself was cancelled.
+            waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        return await waiting
+    return []
+
+
 async def poll(call: Call) -> Response:
     after: int = call.params["after"]
+    wait_seconds = float(call.params["wait"])
     watch = Watch(LONG_POLL)
     try:
-        events = await polling.poll_events(
+        polled = polling.poll_events(
             call.ctx,
             task_id=call.params["taskId"],
             after=after,
-            wait_seconds=float(call.params["wait"]),
+            wait_seconds=wait_seconds,
             limit=call.params["limit"],
         )
+        if wait_seconds > 0:
+            events = await _unless_gone(call.request, asyncio.ensure_future(polled))
+        else:
+            events = await polled
         for event in events:
             watch.sent(event)
     finally:

@@ -142,3 +142,54 @@ async def test_sigterm_ends_open_streams_exits_0_and_a_resumed_subscriber_loses_
     # Every stored event reached the subscriber exactly once, in order, across the restart.
     # (SSE ids are the task's event sequence numbers, 1, 2, 3, ...)
     assert seen + resumed == list(range(1, len(stored) + 1))
+
+
+async def test_sigterm_answers_an_open_long_poll_at_once_and_exits_0(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    token = issue_token(
+        token_config(Settings(jwt_secret=TEST_JWT_SECRET)),
+        subject="long-poll-user",
+        roles=[],
+        ttl_seconds=600,
+    )
+    process = await start_serve(tmp_path, port)
+    try:
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as client:
+            # given: a task held at an approval, so no event comes while the poll waits
+            submitted = await client.post(
+                "/api/agent",
+                json={"task": "held", "context": steps(wait(50, approval=True))},
+            )
+            assert submitted.status_code == 201, submitted.text
+            task_id = submitted.json()["data"]["task"]["id"]
+            async with asyncio.timeout(15):
+                while True:
+                    task = (await client.get(f"/api/agent/{task_id}")).json()["data"]["task"]
+                    if task["status"] == "awaiting_approval":
+                        break
+                    await asyncio.sleep(0.05)
+            page = await client.get(f"/api/agent/{task_id}/events", params={"limit": 500})
+            last = page.json()["data"]["nextAfter"]
+            poll = asyncio.create_task(
+                client.get(f"/api/agent/{task_id}/events", params={"after": last, "wait": 30})
+            )
+            # the poll is in the server once a request sent after it has been answered
+            async with httpx.AsyncClient(base_url=base) as other:
+                assert (await other.get("/healthz")).status_code == 200
+            assert not poll.done()
+            # when
+            process.send_signal(signal.SIGTERM)
+            # then the poll answers at once (no events yet), not after its 30 s wait
+            async with asyncio.timeout(5):
+                answered = await poll
+            assert answered.status_code == 200, answered.text
+            assert answered.json()["data"] == {"events": [], "nextAfter": last}
+        async with asyncio.timeout(8):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
