@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +25,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from domain.vocabulary import (
+    ApprovalStatus,
+    EventPriority,
+    EventType,
+    OnTimeout,
+    Reversibility,
+    StepStatus,
+    TaskStatus,
+)
 
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
 
@@ -47,6 +58,30 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+Word = TypeVar("Word", bound=StrEnum)
+
+
+class Vocabulary(TypeDecorator[Word]):
+    """A domain `StrEnum` stored as its value in a VARCHAR (the migrations' type).
+
+    Rows read back hold the member, and a value outside the vocabulary is refused before
+    it reaches the database (ValueError), in a write and in a query alike.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[Word], length: int = 32) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Word | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Word | None:
+        return None if value is None else self.enum(value)
 
 
 class Base(DeclarativeBase):
@@ -135,7 +170,7 @@ class Task(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     executor: Mapped[str] = mapped_column(String(64), default="builtin")
-    status: Mapped[str] = mapped_column(String(32), default="pending")
+    status: Mapped[TaskStatus] = mapped_column(Vocabulary(TaskStatus), default=TaskStatus.PENDING)
     error: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
     result: Mapped[Any | None] = mapped_column(JsonValue)
     artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -171,8 +206,10 @@ class TaskStep(Base):
     action: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
-    reversibility: Mapped[str] = mapped_column(String(32), default="reversible")
-    status: Mapped[str] = mapped_column(String(32), default="pending")
+    reversibility: Mapped[Reversibility] = mapped_column(
+        Vocabulary(Reversibility), default=Reversibility.REVERSIBLE
+    )
+    status: Mapped[StepStatus] = mapped_column(Vocabulary(StepStatus), default=StepStatus.PENDING)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     result: Mapped[Any | None] = mapped_column(JsonValue)
     rollback: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
@@ -206,11 +243,15 @@ class ApprovalRequest(Base):
         ForeignKey("task_steps.id", ondelete="CASCADE"), index=True
     )
     batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    status: Mapped[str] = mapped_column(String(32), default="pending", index=True)
+    status: Mapped[ApprovalStatus] = mapped_column(
+        Vocabulary(ApprovalStatus), default=ApprovalStatus.PENDING, index=True
+    )
     prompt: Mapped[str] = mapped_column(Text)
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     modified_parameters: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
-    on_timeout: Mapped[str] = mapped_column(String(16), default="reject")
+    on_timeout: Mapped[OnTimeout] = mapped_column(
+        Vocabulary(OnTimeout, 16), default=OnTimeout.REJECT
+    )
     decided_by: Mapped[str | None] = mapped_column(String(255))
     decision_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -233,8 +274,8 @@ class TaskEvent(Base):
     )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     id: Mapped[str] = mapped_column(String(32), unique=True)
-    type: Mapped[str] = mapped_column(String(32))
-    priority: Mapped[str] = mapped_column(String(16))
+    type: Mapped[EventType] = mapped_column(Vocabulary(EventType))
+    priority: Mapped[EventPriority] = mapped_column(Vocabulary(EventPriority, 16))
     data: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The task owner, copied so a user's feed reads one index (myTaskUpdates).

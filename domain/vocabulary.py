@@ -15,7 +15,9 @@ contract in pyproject.toml puts it under `db`).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, TypeVar
+
+Word = TypeVar("Word", bound=StrEnum)
 
 
 class TaskStatus(StrEnum):
@@ -155,3 +157,16 @@ _PRIORITY_BY_TYPE = {
     **dict.fromkeys(EventPriority.CRITICAL_TYPES, EventPriority.CRITICAL),
     **dict.fromkeys(EventPriority.LOW_TYPES, EventPriority.LOW),
 }
+
+
+def parse_word(vocabulary: type[Word], value: object) -> Word | None:
+    """The member of `vocabulary` whose value is `value`, or None: for checking input.
+
+    (`value in vocabulary` raises TypeError for a non-member on Python 3.11.)
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return vocabulary(value)
+    except ValueError:
+        return None

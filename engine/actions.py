@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast, get_args
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
-from engine.executor import PlanError, Reversibility, StepSpec
+from domain.vocabulary import Reversibility
+from engine.executor import PlanError, StepSpec
 
 MAX_STEPS = 100
 STEP_KEYS = {"name", "action", "params", "requiresApproval", "description"}
-REVERSIBILITIES: tuple[str, ...] = get_args(Reversibility)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +128,12 @@ def parse_step(raw: Any, actions: Mapping[str, ActionSpec], *, where: str) -> St
 
 def reversibility_of(text: Any, *, where: str) -> Reversibility:
     """`REVERSIBLE` / `reversible` → the stored (lower-case) form."""
-    value = text.lower() if isinstance(text, str) else None
-    if value not in REVERSIBILITIES:
+    try:
+        return Reversibility(text.lower() if isinstance(text, str) else text)
+    except ValueError:
         raise PlanError(
-            f"{where} must be one of {', '.join(r.upper() for r in REVERSIBILITIES)}", field=where
-        )
-    return cast(Reversibility, value)
+            f"{where} must be one of {', '.join(r.upper() for r in Reversibility)}", field=where
+        ) from None
 
 
 def _first_error(validator: Draft202012Validator, instance: Any) -> ValidationError | None:

@@ -8,14 +8,19 @@ from typing import Any, Literal
 from db.models import ApprovalRequest, utcnow
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
+from domain.vocabulary import ApprovalStatus, EventType, OnTimeout, StepStatus, TaskStatus
 from engine.journal import TaskTransaction
-from subscriptions.envelope import EventType
 from subscriptions.payloads import approval_snapshot, step_snapshot
 
 OnReject = Literal["skip", "cancel"]
-Decision = Literal["approved", "modified", "rejected", "expired"]
+# What a person or an expiry may record (a cancelled request is the task's doing, not a decision).
+Decision = Literal[
+    ApprovalStatus.APPROVED,
+    ApprovalStatus.MODIFIED,
+    ApprovalStatus.REJECTED,
+    ApprovalStatus.EXPIRED,
+]
 ON_REJECT_VALUES = ("skip", "cancel")
-ON_TIMEOUT_VALUES = ("reject", "cancel", "approve")
 TIMEOUT_ACTOR = "system:timeout"
 
 
@@ -41,11 +46,15 @@ async def record_decision(
     approval.decided_by = decided_by
     approval.decision_message = message
     approval.decided_at = decided_at or utcnow()
-    if status == "modified":
+    if status == ApprovalStatus.MODIFIED:
         approval.modified_parameters = modified_parameters
         step.params = dict(modified_parameters or {})
 
-    event_type = EventType.APPROVAL_TIMEOUT if status == "expired" else EventType.APPROVAL_RESOLVED
+    event_type = (
+        EventType.APPROVAL_TIMEOUT
+        if status == ApprovalStatus.EXPIRED
+        else EventType.APPROVAL_RESOLVED
+    )
     tx.emit(
         event_type,
         step=step_snapshot(step),
@@ -56,39 +65,45 @@ async def record_decision(
         f"approval {status} by {decided_by}", step_id=step.id, data={"approvalId": str(approval.id)}
     )
 
-    granted = status in ("approved", "modified") or (
-        status == "expired" and approval.on_timeout == "approve"
+    granted = status in ApprovalStatus.GRANTED or (
+        status == ApprovalStatus.EXPIRED and approval.on_timeout == OnTimeout.APPROVE
     )
     if granted:
-        step.status = "pending"
+        step.status = StepStatus.PENDING
         tx.set_status(_resumed_status(tx), message=f"step {step.name!r} approved")
         return
     if on_reject_policy(tx.task.context) == "cancel" or (
-        status == "expired" and approval.on_timeout == "cancel"
+        status == ApprovalStatus.EXPIRED and approval.on_timeout == OnTimeout.CANCEL
     ):
         await cancel_everything(tx, message=f"step {step.name!r} was {status}")
         return
-    step.status = "skipped"
+    step.status = StepStatus.SKIPPED
     step.finished_at = utcnow()
     tx.emit(EventType.STEP_COMPLETE, step=step_snapshot(step), message=f"skipped: {status}")
     tx.set_status(_resumed_status(tx), message=f"step {step.name!r} skipped")
 
 
-def _resumed_status(tx: TaskTransaction) -> str:
+def _resumed_status(tx: TaskTransaction) -> TaskStatus:
     """A worker holding the task's lease carries on itself (`running`); a task the embedded
     engine parked goes back to the queue (`pending`) and takes a slot when one is free."""
-    return "running" if tx.task.lease_token is not None else "pending"
+    return TaskStatus.RUNNING if tx.task.lease_token is not None else TaskStatus.PENDING
 
 
-TIMEOUT_OUTCOMES = {"approve": "approved", "cancel": "cancelled", "reject": "rejected"}
+TIMEOUT_OUTCOMES = {
+    OnTimeout.APPROVE: ApprovalStatus.APPROVED,
+    OnTimeout.CANCEL: ApprovalStatus.CANCELLED,
+    OnTimeout.REJECT: ApprovalStatus.REJECTED,
+}
 
 
 async def expire_approval(tx: TaskTransaction, approval: ApprovalRequest) -> None:
     """An expiry is always recorded `expired` (APPROVAL_TIMEOUT first, then the events of the
     outcome its `onTimeout` policy applies) and audited as `system:timeout`."""
-    outcome = TIMEOUT_OUTCOMES.get(approval.on_timeout, "rejected")
+    outcome = TIMEOUT_OUTCOMES[approval.on_timeout]
     message = f"the approval request expired; step {outcome} by its onApprovalTimeout policy"
-    await record_decision(tx, approval, status="expired", decided_by=TIMEOUT_ACTOR, message=message)
+    await record_decision(
+        tx, approval, status=ApprovalStatus.EXPIRED, decided_by=TIMEOUT_ACTOR, message=message
+    )
     record_audit(
         tx.session,
         actor=TIMEOUT_ACTOR,
@@ -107,8 +122,8 @@ async def expire_approval(tx: TaskTransaction, approval: ApprovalRequest) -> Non
 async def fail_pending_approvals(tx: TaskTransaction, *, message: str) -> None:
     """A task that ends cancels the approvals still waiting on it."""
     for approval in (await approvals_by_task_ids(tx.session, [tx.task.id]))[0]:
-        if approval.status == "pending":
-            approval.status = "cancelled"
+        if approval.status == ApprovalStatus.PENDING:
+            approval.status = ApprovalStatus.CANCELLED
             approval.decided_at = utcnow()
             tx.emit(
                 EventType.APPROVAL_RESOLVED,
@@ -121,12 +136,12 @@ async def fail_pending_approvals(tx: TaskTransaction, *, message: str) -> None:
 async def cancel_everything(tx: TaskTransaction, *, message: str) -> None:
     """End the task as cancelled: open steps and pending approvals are cancelled with it."""
     for step in await steps_of_task(tx.session, tx.task.id):
-        if step.status in ("pending", "running", "awaiting_approval"):
-            step.status = "cancelled"
+        if step.status in StepStatus.OPEN:
+            step.status = StepStatus.CANCELLED
             step.finished_at = utcnow()
     await fail_pending_approvals(tx, message=message)
     tx.task.cancel_requested = False
     tx.task.cancel_mode = None
     tx.task.lease_owner = None
-    tx.set_status("cancelled", message=message)
-    tx.emit(EventType.CANCELLED, status="cancelled", message=message)
+    tx.set_status(TaskStatus.CANCELLED, message=message)
+    tx.emit(EventType.CANCELLED, status=TaskStatus.CANCELLED, message=message)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from domain.vocabulary import Reversibility
 from engine.actions import ActionSpec, check_params, parse_steps
 from engine.executor import (
     StepContext,
@@ -30,7 +31,7 @@ ACTIONS: dict[str, ActionSpec] = {
                 "type": "object",
                 "properties": {"ms": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_MS}},
             },
-            "reversible",
+            Reversibility.REVERSIBLE,
             "Waits `ms` milliseconds (default 1000), reporting progress.",
         ),
         ActionSpec(
@@ -40,7 +41,7 @@ ACTIONS: dict[str, ActionSpec] = {
                 "properties": {"key": {"type": "string", "minLength": 1, "maxLength": 200}},
                 "required": ["key", "value"],
             },
-            "reversible",
+            Reversibility.REVERSIBLE,
             "Stores `value` as the task's artifact `key`; undo restores the previous value.",
         ),
         ActionSpec(
@@ -50,14 +51,14 @@ ACTIONS: dict[str, ActionSpec] = {
                 "properties": {"message": {"type": "string", "minLength": 1, "maxLength": 2000}},
                 "required": ["message"],
             },
-            "irreversible",
+            Reversibility.IRREVERSIBLE,
             "Publishes `message` in the task's log as sent to the outside world: it "
             "completes, but cannot be taken back, so undo refuses it.",
         ),
         ActionSpec(
             "fail",
             {"type": "object", "properties": {"message": {"type": "string"}}},
-            "irreversible",
+            Reversibility.IRREVERSIBLE,
             "Fails the step with `message`.",
         ),
     )

@@ -19,6 +19,7 @@ from db.engine import write_session
 from db.models import Task, utcnow
 from db.repositories.steps import steps_of_task
 from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_expired_lease
+from domain.vocabulary import EventType, StepStatus, TaskStatus
 from engine.actions import ActionSpec
 from engine.approvals import cancel_everything, fail_pending_approvals
 from engine.builtin import BuiltinExecutor
@@ -35,7 +36,6 @@ from engine.scheduler import (
     queue_update_event,
 )
 from subscriptions.bus import EventBus
-from subscriptions.envelope import EventType
 from subscriptions.payloads import step_snapshot
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,10 @@ class Engine:
         for task_id in task_ids:
             with contextlib.suppress(Exception):
                 async with self.transaction(task_id) as tx:
-                    if tx.task.status != "running" or tx.task.lease_owner != self.instance_id:
+                    if (
+                        tx.task.status != TaskStatus.RUNNING
+                        or tx.task.lease_owner != self.instance_id
+                    ):
                         continue
                     tx.task.attempts = max(tx.task.attempts - 1, 0)
                     await self._requeue(tx, reason="the server stopped")
@@ -226,11 +229,11 @@ class Engine:
                 continue
             async with self.transaction(task_id) as tx:
                 lease = tx.task.lease_expires_at
-                if tx.task.status not in ("running", "awaiting_approval") or (
+                if tx.task.status not in TaskStatus.ACTIVE or (
                     lease is not None and lease > utcnow()
                 ):
                     continue
-                if tx.task.status == "awaiting_approval" and tx.task.lease_token is None:
+                if tx.task.status == TaskStatus.AWAITING_APPROVAL and tx.task.lease_token is None:
                     continue  # parked by this engine: it waits for its decision, not a runner
                 await self._requeue(tx)
 
@@ -252,11 +255,11 @@ class Engine:
             }
             tx.emit(EventType.ERROR, message=tx.task.error["message"], error=tx.task.error)
             await fail_pending_approvals(tx, message=tx.task.error["message"])
-            tx.set_status("failed", message=tx.task.error["message"])
+            tx.set_status(TaskStatus.FAILED, message=tx.task.error["message"])
             return
         for step in await steps_of_task(tx.session, tx.task.id):
-            if step.status == "running":
-                step.status = "pending"
+            if step.status == StepStatus.RUNNING:
+                step.status = StepStatus.PENDING
                 step.progress = 0.0
                 tx.emit(
                     EventType.STEP_PROGRESS,
@@ -269,7 +272,7 @@ class Engine:
         tx.task.lease_expires_at = None
         if reason is not None:
             tx.log(f"requeued: {reason}")
-            tx.set_status("pending", message=f"requeued: {reason}")
+            tx.set_status(TaskStatus.PENDING, message=f"requeued: {reason}")
             self.wake()
             return
         error = {
@@ -278,7 +281,7 @@ class Engine:
             f"(attempt {tx.task.attempts} of {self.max_attempts})",
         }
         tx.emit(EventType.ERROR, message=error["message"], error=error)
-        tx.set_status("pending", message="requeued after the runner stopped")
+        tx.set_status(TaskStatus.PENDING, message="requeued after the runner stopped")
         self.wake()
 
     # signals from resolvers

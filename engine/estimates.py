@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Task, TaskStep, utcnow
 from db.repositories.steps import steps_by_task_ids
 from db.repositories.tasks import pending_in_queue_order
+from domain.vocabulary import StepStatus, TaskStatus
 from engine.scheduler import CANDIDATE_WINDOW, Limits
 
 INSTANT_ACTIONS = ("note", "announce", "fail")
-OPEN_STEPS = ("pending", "running", "awaiting_approval")
 # Every step still costs its own transactions and events, even one that does nothing.
 STEP_OVERHEAD_SECONDS = 0.05
 
@@ -77,14 +77,14 @@ def remaining_seconds(steps: Sequence[TaskStep], *, average_seconds: float, now:
     """What the task's plan says it still needs; the average where the plan cannot say."""
     total = 0.0
     for step in steps:
-        if step.status not in OPEN_STEPS:
+        if step.status not in StepStatus.OPEN:
             continue
-        if step.requires_approval and step.status != "running":
+        if step.requires_approval and step.status != StepStatus.RUNNING:
             break  # it parks here and gives its slot back
         total += STEP_OVERHEAD_SECONDS
         if step.action == "wait" and isinstance(step.params.get("ms"), int | float):
             seconds = float(step.params["ms"]) / 1000
-            if step.status == "running" and step.started_at is not None:
+            if step.status == StepStatus.RUNNING and step.started_at is not None:
                 seconds -= (now - step.started_at).total_seconds()
             total += max(seconds, 0.0)
         elif step.action not in INSTANT_ACTIONS:
@@ -96,7 +96,9 @@ async def queue_estimates(
     session: AsyncSession, *, limits: Limits, average_seconds: float
 ) -> dict[uuid.UUID, float]:
     """Estimated seconds to start of the first CANDIDATE_WINDOW pending tasks."""
-    running_rows = (await session.execute(select(Task).where(Task.status == "running"))).scalars()
+    running_rows = (
+        await session.execute(select(Task).where(Task.status == TaskStatus.RUNNING))
+    ).scalars()
     running_tasks = list(running_rows.all())
     pending = list(await pending_in_queue_order(session, limit=CANDIDATE_WINDOW))
     tasks = running_tasks + pending

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from domain.vocabulary import ApprovalStatus, Reversibility
+
 if TYPE_CHECKING:  # engine.actions imports this module
     from engine.actions import ActionSpec
-
-Reversibility = Literal["reversible", "compensatable", "irreversible"]
 
 
 class PlanError(ValueError):
@@ -37,7 +37,7 @@ class StepSpec:
     params: dict[str, Any] = field(default_factory=dict)
     requires_approval: bool = False
     description: str | None = None
-    reversibility: Reversibility = "reversible"
+    reversibility: Reversibility = Reversibility.REVERSIBLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +48,20 @@ class StepOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ApprovalDecision:
-    status: Literal["approved", "modified", "rejected", "expired", "cancelled"]
+    # What became of the request: its decision, or CANCELLED with the task.
+    status: Literal[
+        ApprovalStatus.APPROVED,
+        ApprovalStatus.MODIFIED,
+        ApprovalStatus.REJECTED,
+        ApprovalStatus.EXPIRED,
+        ApprovalStatus.CANCELLED,
+    ]
     parameters: dict[str, Any]
     message: str | None = None
 
     @property
     def granted(self) -> bool:
-        return self.status in ("approved", "modified")
+        return self.status in ApprovalStatus.GRANTED
 
 
 class StepContext(Protocol):

@@ -14,10 +14,10 @@ from db.repositories.steps import (
     get_step,
     pending_approval_for_step,
 )
+from domain.vocabulary import ApprovalStatus, EventType, StepStatus, TaskStatus
 from engine.approvals import expire_approval
 from engine.executor import ApprovalDecision, StepCancelledError
 from engine.journal import TaskMissingError, TaskTransaction
-from subscriptions.envelope import EventType
 from subscriptions.payloads import approval_snapshot, step_snapshot
 
 if TYPE_CHECKING:
@@ -41,10 +41,10 @@ class ApprovalGate:
             task_id, step_id, prompt=prompt, parameters=parameters
         )
         approval = await self._load_approval(approval_id)
-        if approval.status == "pending":
+        if approval.status == ApprovalStatus.PENDING:
             return None
         return ApprovalDecision(
-            status=approval.status,  # type: ignore[arg-type]
+            status=approval.status,
             parameters=dict(approval.modified_parameters or approval.parameters),
             message=approval.decision_message,
         )
@@ -53,22 +53,22 @@ class ApprovalGate:
         self, task_id: uuid.UUID, step_id: uuid.UUID, *, prompt: str, parameters: dict[str, Any]
     ) -> uuid.UUID:
         async with self.engine.transaction(task_id) as tx:
-            if tx.task.status not in ("running", "awaiting_approval") or tx.task.cancel_requested:
+            if tx.task.status not in TaskStatus.ACTIVE or tx.task.cancel_requested:
                 raise StepCancelledError
             existing = await pending_approval_for_step(tx.session, step_id)
             step = await get_step(tx.session, step_id)
             assert step is not None
             if existing is not None:
                 # Found again after a restart: park it as it was, same request, same deadline.
-                step.status = "awaiting_approval"
+                step.status = StepStatus.AWAITING_APPROVAL
                 park(tx)
-                tx.set_status("awaiting_approval", message=existing.prompt)
+                tx.set_status(TaskStatus.AWAITING_APPROVAL, message=existing.prompt)
                 return existing.id
             approval = ApprovalRequest(
                 id=uuid.uuid4(),
                 task_id=task_id,
                 step_id=step_id,
-                status="pending",
+                status=ApprovalStatus.PENDING,
                 prompt=prompt,
                 parameters=parameters,
                 created_at=utcnow(),
@@ -76,9 +76,9 @@ class ApprovalGate:
                 expires_at=utcnow() + timedelta(seconds=self._approval_timeout(tx)),
             )
             tx.session.add(approval)
-            step.status = "awaiting_approval"
+            step.status = StepStatus.AWAITING_APPROVAL
             park(tx)
-            tx.set_status("awaiting_approval", message=prompt)
+            tx.set_status(TaskStatus.AWAITING_APPROVAL, message=prompt)
             tx.emit(
                 EventType.APPROVAL_REQUEST,
                 step=step_snapshot(step),
@@ -110,7 +110,11 @@ class ApprovalGate:
     async def expire(self, task_id: uuid.UUID, approval_id: uuid.UUID) -> None:
         async with self.engine.transaction(task_id) as tx:
             approval = await get_approval(tx.session, approval_id)
-            if approval is None or approval.status != "pending" or approval.expires_at > utcnow():
+            if (
+                approval is None
+                or approval.status != ApprovalStatus.PENDING
+                or approval.expires_at > utcnow()
+            ):
                 return
             await expire_approval(tx, approval)
         self.engine.wake()

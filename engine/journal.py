@@ -21,8 +21,9 @@ from db.engine import claim_write_lock
 from db.models import Task, TaskEvent, TaskLog, utcnow
 from db.repositories.events import append_event
 from db.repositories.tasks import lock_task
+from domain.vocabulary import EventPriority, EventType, TaskStatus
 from subscriptions.bus import EventBus
-from subscriptions.envelope import Event, EventType, new_event_id, now_ms, priority_of
+from subscriptions.envelope import Event, new_event_id, now_ms
 
 
 class TaskMissingError(LookupError):
@@ -48,7 +49,7 @@ class TaskTransaction:
     def emit(self, event_type: EventType, **data: Any) -> Event:
         """Append an event to the log; it is published after commit."""
         payload = {"taskId": str(self.task.id), **data}
-        priority = priority_of(event_type)
+        priority = EventPriority.of(event_type)
         event_id = new_event_id()
         timestamp = now_ms()
         row = append_event(
@@ -74,7 +75,7 @@ class TaskTransaction:
         self._emitted.append((row, event))
         return event
 
-    def set_status(self, status: str, *, message: str | None = None) -> None:
+    def set_status(self, status: TaskStatus, *, message: str | None = None) -> None:
         """Change the task status and emit `status_change` when it really changes."""
         previous = self.task.status
         if previous == status:
@@ -82,9 +83,9 @@ class TaskTransaction:
         self.task.status = status
         self.task.version += 1
         now = utcnow()
-        if status == "running" and self.task.started_at is None:
+        if status == TaskStatus.RUNNING and self.task.started_at is None:
             self.task.started_at = now
-        if status in ("completed", "failed", "cancelled"):
+        if status in TaskStatus.ENDED:
             self.task.finished_at = now
         self.emit(EventType.STATUS_CHANGE, status=status, previousStatus=previous, message=message)
 

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING
 from db.engine import claim_write_lock
 from db.models import utcnow
 from db.repositories.tasks import lock_pending_candidates, lock_scheduler, running_counts
+from domain.vocabulary import TaskStatus
 from engine.journal import TaskTransaction
 from engine.scheduler import CANDIDATE_WINDOW, choose
 from subscriptions.envelope import Event
 
 if TYPE_CHECKING:
     from engine.core import Engine
-
-LEASED_STATUSES = ("running", "awaiting_approval")
 
 
 class LeaseLostError(Exception):
@@ -66,7 +65,7 @@ async def claim_for_worker(
         task.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
         task.attempts += 1
         tx = TaskTransaction(session, task)
-        tx.set_status("running", message=f"claimed by {owner}"[:500])
+        tx.set_status(TaskStatus.RUNNING, message=f"claimed by {owner}"[:500])
         claimed = Claimed(task.id, token, task.lease_expires_at)
     return claimed, list(tx.events)
 
@@ -91,7 +90,7 @@ async def leased_write(
         if (
             current is None
             or not secrets.compare_digest(current, token)
-            or task.status not in LEASED_STATUSES
+            or task.status not in TaskStatus.ACTIVE
         ):
             raise LeaseLostError
         if sequence is not None and sequence <= task.lease_sequence:

@@ -10,17 +10,15 @@ from typing import TYPE_CHECKING
 
 from db.models import Task, TaskStep, utcnow
 from db.repositories.steps import get_step, steps_of_task
+from domain.vocabulary import EventType, StepStatus, TaskStatus
 from engine.journal import TaskTransaction
 from engine.step_context import RunContext, spec_of
-from subscriptions.envelope import EventType
 from subscriptions.payloads import step_snapshot
 
 if TYPE_CHECKING:
     from engine.core import Engine
 
 logger = logging.getLogger(__name__)
-
-UNDOABLE_TASK_STATUSES = ("completed", "failed", "cancelled", "rolled_back")
 
 
 class UndoRefusedError(Exception):
@@ -49,7 +47,7 @@ def plan_undo(
 
     `in_process` is False for a task a remote worker ran: rollbacks run through the
     executor's own code, and undo requests to workers are not part of the protocol yet."""
-    if task_status not in UNDOABLE_TASK_STATUSES:
+    if task_status not in TaskStatus.FINISHED:
         raise UndoRefusedError(
             f"the task is {task_status}; only a finished task can be undone",
             "cancel the task or wait for it to finish, then undo",
@@ -59,7 +57,7 @@ def plan_undo(
             "this task was run by a remote worker, and undo cannot reach remote workers yet",
             "roll the work back in your engine; undo works for tasks of the built-in executor",
         )
-    completed = [s for s in steps if s.status == "completed"]
+    completed = [s for s in steps if s.status == StepStatus.COMPLETED]
     if not completed:
         raise UndoRefusedError("the task has no completed step to undo", "nothing to do")
     if down_to is None:
@@ -73,7 +71,7 @@ def plan_undo(
                 not_found=True,
             )
         target = matches[0]
-        if target.status != "completed":
+        if target.status != StepStatus.COMPLETED:
             raise UndoRefusedError(
                 f"step {target.name!r} is {target.status}, not completed",
                 "undo down to a completed step",
@@ -123,8 +121,10 @@ async def run_undo(engine: Engine, task_id: uuid.UUID, plan: UndoPlan, *, reserv
             await _roll_back_step(engine, task_id, step_id)
         async with engine.transaction(task_id) as tx:
             steps = await steps_of_task(tx.session, task_id)
-            if not any(s.status == "completed" for s in steps):
-                tx.set_status("rolled_back", message="every completed step was rolled back")
+            if not any(s.status == StepStatus.COMPLETED for s in steps):
+                tx.set_status(
+                    TaskStatus.ROLLED_BACK, message="every completed step was rolled back"
+                )
             tx.emit(EventType.UNDO_COMPLETE, message=f"rolled back {len(plan.step_ids)} step(s)")
     finally:
         async with engine.transaction(task_id) as tx:
@@ -151,7 +151,7 @@ async def _roll_back_step(engine: Engine, task_id: uuid.UUID, step_id: uuid.UUID
     async with engine.transaction(task_id) as tx:
         step = await get_step(tx.session, step_id)
         assert step is not None
-        step.status = "rolled_back"
+        step.status = StepStatus.ROLLED_BACK
         step.finished_at = utcnow()
         tx.emit(EventType.STEP_ROLLED_BACK, step=step_snapshot(step))
 

@@ -9,18 +9,16 @@ from typing import TYPE_CHECKING
 from db.models import utcnow
 from db.repositories.steps import get_step, granted_approval_exists, steps_of_task
 from db.repositories.tasks import get_task
+from domain.vocabulary import ApprovalStatus, EventType, StepStatus, TaskStatus
 from engine.approvals import cancel_everything, fail_pending_approvals
 from engine.executor import Executor, StepCancelledError, StepFailedError, StepOutcome
 from engine.step_context import RunContext, spec_of
-from subscriptions.envelope import EventType
 from subscriptions.payloads import step_snapshot
 
 if TYPE_CHECKING:
     from engine.core import Engine
 
 logger = logging.getLogger(__name__)
-
-OPEN_STEP_STATUSES = ("pending", "running", "awaiting_approval")
 
 
 class TaskRunner:
@@ -51,7 +49,7 @@ class TaskRunner:
     async def _open_steps(self, task_id: uuid.UUID) -> list[uuid.UUID]:
         async with self.engine.sessions() as session:
             steps = await steps_of_task(session, task_id)
-        return [step.id for step in steps if step.status in OPEN_STEP_STATUSES]
+        return [step.id for step in steps if step.status in StepStatus.OPEN]
 
     async def _run_step(self, task_id: uuid.UUID, step_id: uuid.UUID, executor: Executor) -> bool:
         """Run one step; False when the task ended (cancelled) and the loop must stop."""
@@ -60,7 +58,7 @@ class TaskRunner:
             assert step is not None
             needs_gate = (
                 step.requires_approval
-                and step.status != "running"
+                and step.status != StepStatus.RUNNING
                 and not await granted_approval_exists(session, step_id)
             )
             prompt = f"Approve step {step.position + 1}: {step.name}"
@@ -71,19 +69,19 @@ class TaskRunner:
             )
             if decision is None:  # parked until the decision requeues it
                 return False
-            if decision.status == "cancelled":
+            if decision.status == ApprovalStatus.CANCELLED:
                 return False
             if not decision.granted:
                 return await self._still_running(task_id)
 
         async with self.engine.transaction(task_id) as tx:
-            if tx.task.cancel_requested or tx.task.status != "running":
+            if tx.task.cancel_requested or tx.task.status != TaskStatus.RUNNING:
                 raise StepCancelledError
             step = await get_step(tx.session, step_id)
             assert step is not None
-            if step.status == "skipped":
+            if step.status == StepStatus.SKIPPED:
                 return True
-            step.status = "running"
+            step.status = StepStatus.RUNNING
             step.progress = 0.0
             step.started_at = utcnow()
             spec = spec_of(step)
@@ -96,7 +94,7 @@ class TaskRunner:
         async with self.engine.transaction(task_id) as tx:
             step = await get_step(tx.session, step_id)
             assert step is not None
-            step.status = "completed"
+            step.status = StepStatus.COMPLETED
             step.progress = 1.0
             step.result = outcome.result
             step.rollback = outcome.rollback
@@ -112,42 +110,42 @@ class TaskRunner:
     async def _still_running(self, task_id: uuid.UUID) -> bool:
         async with self.engine.sessions() as session:
             task = await get_task(session, task_id)
-            return task is not None and task.status == "running"
+            return task is not None and task.status == TaskStatus.RUNNING
 
     async def cancel_run(self, task_id: uuid.UUID, message: str) -> None:
         async with self.engine.transaction(task_id) as tx:
-            if tx.task.status in ("running", "awaiting_approval", "pending"):
+            if tx.task.status in TaskStatus.OPEN:
                 await cancel_everything(tx, message=message)
 
     async def _fail(self, task_id: uuid.UUID, step_id: uuid.UUID, message: str) -> None:
         async with self.engine.transaction(task_id) as tx:
-            if tx.task.status not in ("running", "awaiting_approval"):
+            if tx.task.status not in TaskStatus.ACTIVE:
                 return
             step = await get_step(tx.session, step_id)
             assert step is not None
-            step.status = "failed"
+            step.status = StepStatus.FAILED
             step.error = {"message": message}
             step.finished_at = utcnow()
             for other in await steps_of_task(tx.session, task_id):
-                if other.status == "pending":
-                    other.status = "skipped"
+                if other.status == StepStatus.PENDING:
+                    other.status = StepStatus.SKIPPED
             tx.task.error = {"code": "STEP_FAILED", "message": message, "stepId": str(step_id)}
             tx.task.lease_owner = None
             await fail_pending_approvals(tx, message=message)
             tx.log(message, level="error", step_id=step_id)
             tx.emit(EventType.ERROR, step=step_snapshot(step), message=message, error=tx.task.error)
-            tx.set_status("failed", message=message)
+            tx.set_status(TaskStatus.FAILED, message=message)
 
     async def _complete(self, task_id: uuid.UUID) -> None:
         async with self.engine.transaction(task_id) as tx:
-            if tx.task.status != "running":
+            if tx.task.status != TaskStatus.RUNNING:
                 return
             steps = await steps_of_task(tx.session, task_id)
             tx.task.result = {
-                "stepsCompleted": sum(1 for s in steps if s.status == "completed"),
-                "stepsSkipped": sum(1 for s in steps if s.status == "skipped"),
+                "stepsCompleted": sum(1 for s in steps if s.status == StepStatus.COMPLETED),
+                "stepsSkipped": sum(1 for s in steps if s.status == StepStatus.SKIPPED),
                 "artifacts": tx.task.artifacts,
             }
             tx.task.lease_owner = None
-            tx.set_status("completed")
-            tx.emit(EventType.COMPLETED, status="completed", result=tx.task.result)
+            tx.set_status(TaskStatus.COMPLETED)
+            tx.emit(EventType.COMPLETED, status=TaskStatus.COMPLETED, result=tx.task.result)

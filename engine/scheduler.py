@@ -17,8 +17,9 @@ from db.repositories.tasks import (
     pending_in_queue_order,
     running_counts,
 )
+from domain.vocabulary import EventType, TaskStatus
 from engine.journal import TaskTransaction
-from subscriptions.envelope import Event, EventType
+from subscriptions.envelope import Event
 
 CANDIDATE_WINDOW = 200
 
@@ -73,7 +74,7 @@ async def claim_tasks(
                 task.lease_expires_at = expires_at
                 task.attempts += 1
                 tx = TaskTransaction(session, task)
-                tx.set_status("running", message="started")
+                tx.set_status(TaskStatus.RUNNING, message="started")
                 transactions.append(tx)
         # Read after the commit, when each event carries its global cursor.
         events: list[Event] = [event for tx in transactions for event in tx.events]

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import TaskStep
 from db.repositories.steps import get_step
+from domain.vocabulary import EventType
 from engine.executor import ApprovalDecision, StepCancelledError, StepFailedError, StepSpec
-from subscriptions.envelope import EventType
 from subscriptions.payloads import step_snapshot
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def spec_of(step: TaskStep) -> StepSpec:
         params=dict(step.params),
         requires_approval=step.requires_approval,
         description=step.description,
-        reversibility=step.reversibility,  # type: ignore[arg-type]
+        reversibility=step.reversibility,
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import ApprovalRequest, Task, utcnow
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_for_user, get_approval, get_step
+from domain.vocabulary import ApprovalStatus, TaskStatus, parse_word
 from engine.approvals import Decision, record_decision
 from engine.journal import TaskMissingError
 from resolvers.access import hidden, not_found, visible
@@ -19,8 +20,6 @@ from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
 from resolvers.executors import check_modified_parameters
 from resolvers.limits import authorize
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
-
-APPROVAL_STATUSES = ("pending", "approved", "rejected", "modified", "expired", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +66,7 @@ async def approve_step(
                     hint="use an id from Task.approvals or the approval_request event",
                 )
             check_pending(approval)
-            if tx.task.status != "awaiting_approval":
+            if tx.task.status != TaskStatus.AWAITING_APPROVAL:
                 raise ConflictError(
                     f"task {task_id} is {tx.task.status}, not waiting for approval {approval.id}",
                     hint="read the task for its current state; only a waiting task can be answered",
@@ -76,9 +75,9 @@ async def approve_step(
                 await check_step_parameters(ctx, tx.session, tx.task, approval, modified)
             approval.batch_id = batch_id
             status: Decision = (
-                "rejected"
+                ApprovalStatus.REJECTED
                 if not answer.approved
-                else ("modified" if modified is not None else "approved")
+                else (ApprovalStatus.MODIFIED if modified is not None else ApprovalStatus.APPROVED)
             )
             await record_decision(
                 tx,
@@ -125,7 +124,7 @@ async def check_step_parameters(
 
 
 def check_pending(approval: ApprovalRequest) -> None:
-    if approval.status != "pending":
+    if approval.status != ApprovalStatus.PENDING:
         raise ConflictError(
             f"approval {approval.id} is already {approval.status}",
             hint="only a pending approval can be answered; read the task for its current state",
@@ -139,12 +138,13 @@ def check_pending(approval: ApprovalRequest) -> None:
 
 async def list_approvals(ctx: RequestContext, *, status: str | None) -> list[ApprovalRequest]:
     await authorize(ctx, "tasks:read")
-    if status is not None and status not in APPROVAL_STATUSES:
+    wanted = parse_word(ApprovalStatus, status)
+    if status is not None and wanted is None:
         raise ValidationFailedError(
-            f"status must be one of {', '.join(APPROVAL_STATUSES)}", field="status"
+            f"status must be one of {', '.join(ApprovalStatus)}", field="status"
         )
     async with ctx.sessions() as session:
         rows = await approvals_for_user(
-            session, None if ctx.principal.is_admin else ctx.principal.user_id, status=status
+            session, None if ctx.principal.is_admin else ctx.principal.user_id, status=wanted
         )
     return list(rows)

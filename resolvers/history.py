@@ -9,19 +9,11 @@ from datetime import UTC, datetime
 
 from db.models import Task
 from db.repositories import tasks as task_queries
+from domain.vocabulary import TaskStatus, parse_word
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
 from resolvers.limits import authorize
 
-TASK_STATUSES = (
-    "pending",
-    "running",
-    "awaiting_approval",
-    "completed",
-    "failed",
-    "cancelled",
-    "rolled_back",
-)
 MAX_PAGE = 100
 
 
@@ -75,9 +67,9 @@ def _check_in_range(moment: datetime | None, *, field: str) -> None:
 
 
 def _filter_for(ctx: RequestContext, query: TaskQuery) -> task_queries.TaskFilter:
-    if query.status is not None and query.status not in TASK_STATUSES:
+    if query.status is not None and parse_word(TaskStatus, query.status) is None:
         raise ValidationFailedError(
-            f"status must be one of {', '.join(TASK_STATUSES)}", field="status"
+            f"status must be one of {', '.join(TaskStatus)}", field="status"
         )
     for moment, field in ((query.date_from, "dateFrom"), (query.date_to, "dateTo")):
         _check_in_range(moment, field=field)

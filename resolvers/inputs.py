@@ -11,6 +11,7 @@ from typing import Any
 from db.models import Task, utcnow
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids
+from domain.vocabulary import ApprovalStatus, EventType, TaskStatus
 from engine.approvals import record_decision
 from engine.journal import TaskMissingError
 from resolvers.access import hidden, not_found, visible
@@ -18,11 +19,9 @@ from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, ValidationFailedError
 from resolvers.limits import authorize
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object
-from subscriptions.envelope import EventType
 
 INPUT_POLICIES = ("queue", "reject_pending")
 MAX_INPUTS = 100
-OPEN_STATUSES = ("pending", "running", "awaiting_approval")
 
 
 async def send_input(
@@ -39,7 +38,7 @@ async def send_input(
         async with ctx.engine.transaction(task_id) as tx:
             if not visible(ctx, tx.task):
                 raise hidden(ctx, task_id, action="task.input")
-            if tx.task.status not in OPEN_STATUSES:
+            if tx.task.status not in TaskStatus.OPEN:
                 raise ConflictError(
                     f"the task is {tx.task.status}; input goes only to an unfinished task",
                     hint="send input while the task is pending, running or awaiting approval",
@@ -56,7 +55,7 @@ async def send_input(
                 "sentAt": utcnow().isoformat(),
             }
             tx.task.inputs = [*inputs, entry]
-            awaiting = tx.task.status == "awaiting_approval"
+            awaiting = tx.task.status == TaskStatus.AWAITING_APPROVAL
             tx.emit(
                 EventType.INPUT,
                 inputId=entry["id"],
@@ -66,11 +65,11 @@ async def send_input(
             )
             if awaiting and policy == "reject_pending":
                 for approval in (await approvals_by_task_ids(tx.session, [task_id]))[0]:
-                    if approval.status == "pending":
+                    if approval.status == ApprovalStatus.PENDING:
                         await record_decision(
                             tx,
                             approval,
-                            status="rejected",
+                            status=ApprovalStatus.REJECTED,
                             decided_by=ctx.principal.actor,
                             message="rejected by input sent to the task",
                         )
@@ -98,6 +97,6 @@ async def send_input(
 def deliverable_inputs(task: Task) -> list[dict[str, Any]]:
     """What a worker's heartbeat hands over: nothing while an approval is pending (QUEUE),
     everything sent otherwise (the worker keeps track of the ids it has handled)."""
-    if task.status == "awaiting_approval":
+    if task.status == TaskStatus.AWAITING_APPROVAL:
         return []
     return list(task.inputs or [])

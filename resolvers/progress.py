@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Task, TaskStep
 from db.repositories import tasks as task_queries
 from db.repositories.steps import steps_of_task
+from domain.vocabulary import StepStatus, TaskStatus
 from resolvers.context import RequestContext
 
 
@@ -34,13 +35,13 @@ async def queue_infos(
     ctx: RequestContext, session: AsyncSession, tasks: Sequence[Task]
 ) -> list[QueueInfo]:
     """Queue facts of every task in `tasks`, from one query (none when nothing is pending)."""
-    pending = [t.id for t in tasks if t.status == "pending"]
+    pending = [t.id for t in tasks if t.status == TaskStatus.PENDING]
     positions = await task_queries.queue_positions(session, pending) if pending else {}
     return [await queue_info_at(ctx, t.id, positions.get(t.id)) for t in tasks]
 
 
 async def queue_info(ctx: RequestContext, task: Task) -> QueueInfo:
-    if task.status != "pending":
+    if task.status != TaskStatus.PENDING:
         return NOT_QUEUED
     async with ctx.sessions() as session:
         return (await queue_infos(ctx, session, [task]))[0]
@@ -49,15 +50,15 @@ async def queue_info(ctx: RequestContext, task: Task) -> QueueInfo:
 def task_progress(task: Task, steps: list[TaskStep]) -> float:
     """Done steps count fully, the running one by its own progress."""
     if not steps:
-        return 1.0 if task.status == "completed" else 0.0
-    done = sum(1.0 for s in steps if s.status in ("completed", "skipped", "rolled_back"))
-    running = sum(s.progress for s in steps if s.status == "running")
+        return 1.0 if task.status == TaskStatus.COMPLETED else 0.0
+    done = sum(1.0 for s in steps if s.status in StepStatus.DONE)
+    running = sum(s.progress for s in steps if s.status == StepStatus.RUNNING)
     return round(min((done + running) / len(steps), 1.0), 4)
 
 
 def current_step(steps: list[TaskStep]) -> TaskStep | None:
     for step in steps:
-        if step.status in ("running", "awaiting_approval"):
+        if step.status in (StepStatus.RUNNING, StepStatus.AWAITING_APPROVAL):
             return step
     return None
 

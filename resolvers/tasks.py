@@ -13,8 +13,9 @@ from db.models import Task, TaskStep
 from db.repositories import tasks as task_queries
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids
+from domain.vocabulary import EventType, OnTimeout, StepStatus, TaskStatus, parse_word
 from engine.actions import parse_steps
-from engine.approvals import ON_REJECT_VALUES, ON_TIMEOUT_VALUES, cancel_everything
+from engine.approvals import ON_REJECT_VALUES, cancel_everything
 from engine.executor import PlanError, StepSpec
 from engine.journal import TaskMissingError, TaskTransaction
 from resolvers.access import hidden, load_visible_task, not_found, visible
@@ -30,9 +31,6 @@ from resolvers.validation import (
     check_priority,
     clean_text,
 )
-from subscriptions.envelope import EventType
-
-FINISHED = ("completed", "failed", "cancelled", "rolled_back")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +57,7 @@ def _check_policies(context: dict[str, Any]) -> None:
             "context.onReject must be 'skip' or 'cancel'", field="context.onReject"
         )
     on_timeout = context.get("onApprovalTimeout", "reject")
-    if on_timeout not in ON_TIMEOUT_VALUES:
+    if parse_word(OnTimeout, on_timeout) is None:
         raise ValidationFailedError(
             "context.onApprovalTimeout must be 'reject', 'cancel' or 'approve'",
             field="context.onApprovalTimeout",
@@ -140,7 +138,7 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
         priority=priority,
         context=context,
         executor=executor.name,
-        status="pending",
+        status=TaskStatus.PENDING,
         idempotency_key=idempotency_key or None,
         artifacts={},
         last_seq=0,
@@ -163,13 +161,16 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
                         params=spec.params,
                         requires_approval=spec.requires_approval,
                         reversibility=spec.reversibility,
-                        status="pending",
+                        status=StepStatus.PENDING,
                         progress=0.0,
                     )
                 )
             tx = TaskTransaction(session, task)
             tx.emit(
-                EventType.STATUS_CHANGE, status="pending", previousStatus=None, message="queued"
+                EventType.STATUS_CHANGE,
+                status=TaskStatus.PENDING,
+                previousStatus=None,
+                message="queued",
             )
             tx.log(f"task submitted with {len(plan)} step(s)")
     except IntegrityError:
@@ -220,7 +221,7 @@ async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID, mode: str = "i
             if not visible(ctx, tx.task):
                 raise hidden(ctx, task_id, action="task.cancel")
             status = tx.task.status
-            if status in FINISHED:
+            if status in TaskStatus.FINISHED:
                 raise ConflictError(
                     f"the task is already {status} and cannot be cancelled",
                     hint="only pending, running or awaiting-approval tasks can be cancelled",
@@ -233,7 +234,7 @@ async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID, mode: str = "i
                 details={"status": status},
                 request_id=ctx.request_id,
             )
-            if status == "running":
+            if status == TaskStatus.RUNNING:
                 if not tx.task.cancel_requested or mode == "immediate":
                     tx.task.cancel_requested = True
                     tx.task.cancel_mode = mode
@@ -247,7 +248,7 @@ async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID, mode: str = "i
     for approval_id in await _pending_approval_ids(ctx, task_id):
         ctx.engine.approval_decided(approval_id)
     ctx.engine.wake()
-    if status == "pending":
+    if status == TaskStatus.PENDING:
         await ctx.engine.publish_queue_updates()
     return task
 

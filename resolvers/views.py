@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import ApprovalRequest, Task, TaskLog, TaskStep
 from db.repositories import tasks as task_queries
 from db.repositories.steps import approvals_by_task_ids, logs_by_task_ids, steps_by_task_ids
+from domain.vocabulary import ApprovalStatus
 from resolvers.access import hidden, not_found, visible
 from resolvers.context import RequestContext
 from resolvers.limits import authorize
@@ -36,7 +37,7 @@ class TaskView:
 
     @property
     def pending_approval(self) -> ApprovalRequest | None:
-        pending = [a for a in self.approvals if a.status == "pending"]
+        pending = [a for a in self.approvals if a.status == ApprovalStatus.PENDING]
         return pending[-1] if pending else None
 
 

@@ -17,9 +17,16 @@ from typing import Any
 from db.models import ApprovalRequest, Task, TaskStep, utcnow
 from db.repositories.executors import get_executor
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
+from domain.vocabulary import (
+    ApprovalStatus,
+    EventType,
+    OnTimeout,
+    StepStatus,
+    TaskStatus,
+    parse_word,
+)
 from engine.actions import parse_steps
 from engine.approvals import (
-    ON_TIMEOUT_VALUES,
     cancel_everything,
     expire_approval,
     fail_pending_approvals,
@@ -32,7 +39,6 @@ from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
 from resolvers.executors import DEFAULT_EXECUTOR, actions_of, require_worker
 from resolvers.inputs import deliverable_inputs
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
-from subscriptions.envelope import EventType
 from subscriptions.payloads import approval_snapshot, step_snapshot
 
 LEASE_RANGE = (5, 300)
@@ -226,7 +232,7 @@ async def heartbeat(
             tx.task.lease_expires_at = utcnow() + timedelta(seconds=lease)
         approvals = (await approvals_by_task_ids(tx.session, [task_id]))[0]
         for approval in approvals:
-            if approval.status == "pending" and approval.expires_at <= utcnow():
+            if approval.status == ApprovalStatus.PENDING and approval.expires_at <= utcnow():
                 await expire_approval(tx, approval)
         answered = [_approval_signal(a) for a in approvals]
         mode = tx.task.cancel_mode or "immediate"
@@ -264,12 +270,12 @@ async def start_step(
                 "the task is being cancelled: no new step may start",
                 hint="acknowledge the cancel with POST .../fail {error: {code: 'CANCELLED'}}",
             )
-        if step.status != "pending":
+        if step.status != StepStatus.PENDING:
             raise ConflictError(
                 f"step {step_id} is {step.status} and cannot start",
                 hint="only a pending step starts; completed steps are never run again",
             )
-        if tx.task.status != "running":
+        if tx.task.status != TaskStatus.RUNNING:
             raise ConflictError(
                 f"the task is {tx.task.status}; a step starts only while it is running",
                 hint="wait for the approval decision (heartbeat signals)",
@@ -279,7 +285,7 @@ async def start_step(
                 f"step {step_id} requires approval first",
                 hint="POST /api/worker/tasks/{taskId}/approvals and wait for the decision",
             )
-        step.status = "running"
+        step.status = StepStatus.RUNNING
         step.progress = 0.0
         step.started_at = utcnow()
         tx.emit(EventType.STEP_START, step=step_snapshot(step))
@@ -288,12 +294,12 @@ async def start_step(
 
 async def _granted(tx: Any, step_id: uuid.UUID) -> bool:
     approvals = (await approvals_by_task_ids(tx.session, [tx.task.id]))[0]
-    return any(a.step_id == step_id and a.status in ("approved", "modified") for a in approvals)
+    return any(a.step_id == step_id and a.status in ApprovalStatus.GRANTED for a in approvals)
 
 
 async def _running_step(write: LeasedWrite, step_id: uuid.UUID) -> TaskStep:
     step = await _step_of(write, step_id)
-    if write.applied and step.status != "running":
+    if write.applied and step.status != StepStatus.RUNNING:
         raise ConflictError(
             f"step {step_id} is {step.status}, not running",
             hint="start the step first (POST .../steps/{stepId}/start)",
@@ -361,7 +367,7 @@ async def complete_step(
     async with _write(ctx, task_id, token, sequence) as write:
         step = await _running_step(write, step_id)
         if write.applied:
-            step.status = "completed"
+            step.status = StepStatus.COMPLETED
             step.progress = 1.0
             step.result = result
             step.rollback = rollback_data if rollback is not None else None
@@ -397,12 +403,12 @@ async def fail_step(
         step = await _step_of(write, step_id)
         if write.applied:
             tx = write.tx
-            step.status = "failed"
+            step.status = StepStatus.FAILED
             step.error = failure
             step.finished_at = utcnow()
             for other in await steps_of_task(tx.session, task_id):
-                if other.status == "pending":
-                    other.status = "skipped"
+                if other.status == StepStatus.PENDING:
+                    other.status = StepStatus.SKIPPED
             tx.task.error = {
                 "code": "STEP_FAILED",
                 "message": failure["message"],
@@ -416,7 +422,7 @@ async def fail_step(
                 message=failure["message"],
                 error=tx.task.error,
             )
-            tx.set_status("failed", message=failure["message"])
+            tx.set_status(TaskStatus.FAILED, message=failure["message"])
         return Ack(write.applied, sequence)
 
 
@@ -447,7 +453,7 @@ async def extend_plan(
                 params=spec.params,
                 requires_approval=spec.requires_approval,
                 reversibility=spec.reversibility,
-                status="pending",
+                status=StepStatus.PENDING,
                 progress=0.0,
             )
             tx.session.add(row)
@@ -475,7 +481,7 @@ async def request_approval(
     text = clean_text(prompt, field="prompt", max_chars=2000, required=True)
     params = check_json_object(parameters, field="parameters", max_bytes=MAX_CONTEXT_BYTES)
     key = clean_text(dedupe_key, field="dedupeKey", max_chars=255)
-    if on_timeout is not None and on_timeout not in ON_TIMEOUT_VALUES:
+    if on_timeout is not None and parse_word(OnTimeout, on_timeout) is None:
         raise ValidationFailedError(
             "onTimeout must be 'reject', 'cancel' or 'approve'", field="onTimeout"
         )
@@ -491,7 +497,7 @@ async def request_approval(
             raise ConflictError(
                 "the retried request opened no approval", hint="send it with a new sequence"
             )
-        if step.status not in ("pending", "running"):
+        if step.status not in (StepStatus.PENDING, StepStatus.RUNNING):
             raise ConflictError(
                 f"step {step_id} is {step.status}; only a pending or running step can ask",
                 hint="ask before completing the step",
@@ -507,7 +513,7 @@ async def request_approval(
             id=uuid.uuid4(),
             task_id=task_id,
             step_id=step_id,
-            status="pending",
+            status=ApprovalStatus.PENDING,
             prompt=text,
             parameters=params or dict(step.params),
             created_at=utcnow(),
@@ -516,8 +522,8 @@ async def request_approval(
             dedupe_key=key,
         )
         tx.session.add(approval)
-        step.status = "awaiting_approval"
-        tx.set_status("awaiting_approval", message=text)
+        step.status = StepStatus.AWAITING_APPROVAL
+        tx.set_status(TaskStatus.AWAITING_APPROVAL, message=text)
         tx.emit(
             EventType.APPROVAL_REQUEST,
             step=step_snapshot(step),
@@ -543,8 +549,8 @@ async def complete_task(
         if not write.applied:
             return Ack(False, sequence)
         steps = await steps_of_task(tx.session, task_id)
-        open_steps = [s for s in steps if s.status in ("pending", "running", "awaiting_approval")]
-        if open_steps or tx.task.status != "running":
+        open_steps = [s for s in steps if s.status in StepStatus.OPEN]
+        if open_steps or tx.task.status != TaskStatus.RUNNING:
             raise ConflictError(
                 f"the task cannot complete: {len(open_steps)} step(s) are not finished"
                 if open_steps
@@ -552,14 +558,14 @@ async def complete_task(
                 hint="complete or fail every step first",
             )
         tx.task.result = {
-            "stepsCompleted": sum(1 for s in steps if s.status == "completed"),
-            "stepsSkipped": sum(1 for s in steps if s.status == "skipped"),
+            "stepsCompleted": sum(1 for s in steps if s.status == StepStatus.COMPLETED),
+            "stepsSkipped": sum(1 for s in steps if s.status == StepStatus.SKIPPED),
             "artifacts": tx.task.artifacts,
             **({"output": result} if result is not None else {}),
         }
         end_lease(tx)
-        tx.set_status("completed")
-        tx.emit(EventType.COMPLETED, status="completed", result=tx.task.result)
+        tx.set_status(TaskStatus.COMPLETED)
+        tx.emit(EventType.COMPLETED, status=TaskStatus.COMPLETED, result=tx.task.result)
     ctx.engine.wake()
     return Ack(True, sequence)
 
@@ -578,16 +584,16 @@ async def fail_task(
             await cancel_everything(tx, message="cancelled while running")
         else:
             for step in await steps_of_task(tx.session, task_id):
-                if step.status in ("pending", "awaiting_approval"):
-                    step.status = "skipped"
-                elif step.status == "running":
-                    step.status = "failed"
+                if step.status in (StepStatus.PENDING, StepStatus.AWAITING_APPROVAL):
+                    step.status = StepStatus.SKIPPED
+                elif step.status == StepStatus.RUNNING:
+                    step.status = StepStatus.FAILED
                     step.error = failure
                     step.finished_at = utcnow()
             tx.task.error = failure
             end_lease(tx)
             tx.emit(EventType.ERROR, message=failure["message"], error=failure)
             await fail_pending_approvals(tx, message=failure["message"])
-            tx.set_status("failed", message=failure["message"])
+            tx.set_status(TaskStatus.FAILED, message=failure["message"])
     ctx.engine.wake()
     return Ack(True, sequence)

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from domain.vocabulary import TaskStatus
 from resolvers import approvals as approval_resolvers
 from resolvers import history as history_resolvers
 from resolvers import inputs as input_resolvers
@@ -48,7 +49,7 @@ HISTORY_PARAMS = (
     Param(
         "status",
         "query",
-        {"type": "string", "enum": list(history_resolvers.TASK_STATUSES)},
+        {"type": "string", "enum": [s.value for s in TaskStatus]},
         "Only tasks in this status.",
     ),
     Param(

@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ApprovalRequest, Task, TaskLog, TaskStep
+from domain.vocabulary import ApprovalStatus, OnTimeout
 
 Row = TypeVar("Row", TaskStep, TaskLog, ApprovalRequest)
 
@@ -74,7 +75,7 @@ async def pending_approval_for_step(
 ) -> ApprovalRequest | None:
     result = await session.execute(
         select(ApprovalRequest)
-        .where(ApprovalRequest.step_id == step_id, ApprovalRequest.status == "pending")
+        .where(ApprovalRequest.step_id == step_id, ApprovalRequest.status == ApprovalStatus.PENDING)
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
@@ -89,7 +90,7 @@ async def due_parked_approvals(
         select(ApprovalRequest.task_id, ApprovalRequest.id)
         .join(Task, Task.id == ApprovalRequest.task_id)
         .where(
-            ApprovalRequest.status == "pending",
+            ApprovalRequest.status == ApprovalStatus.PENDING,
             ApprovalRequest.expires_at <= now,
             Task.lease_token.is_(None),
         )
@@ -106,9 +107,12 @@ async def granted_approval_exists(session: AsyncSession, step_id: uuid.UUID) -> 
         .where(
             ApprovalRequest.step_id == step_id,
             or_(
-                ApprovalRequest.status.in_(("approved", "modified")),
+                ApprovalRequest.status.in_(ApprovalStatus.GRANTED),
                 # An expiry whose policy approves the step grants it too.
-                and_(ApprovalRequest.status == "expired", ApprovalRequest.on_timeout == "approve"),
+                and_(
+                    ApprovalRequest.status == ApprovalStatus.EXPIRED,
+                    ApprovalRequest.on_timeout == OnTimeout.APPROVE,
+                ),
             ),
         )
         .limit(1)
@@ -117,7 +121,11 @@ async def granted_approval_exists(session: AsyncSession, step_id: uuid.UUID) -> 
 
 
 async def approvals_for_user(
-    session: AsyncSession, user_id: uuid.UUID | None, *, status: str | None, limit: int = 200
+    session: AsyncSession,
+    user_id: uuid.UUID | None,
+    *,
+    status: ApprovalStatus | None,
+    limit: int = 200,
 ) -> Sequence[ApprovalRequest]:
     query = select(ApprovalRequest).join(Task, Task.id == ApprovalRequest.task_id)
     if user_id is not None:

@@ -11,9 +11,7 @@ from sqlalchemy import and_, func, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Task
-
-ACTIVE_STATUSES = ("running", "awaiting_approval")
-FINISHED_STATUSES = ("completed", "failed", "cancelled", "rolled_back")
+from domain.vocabulary import TaskStatus
 
 # One scheduler at a time across every instance on PostgreSQL.
 SCHEDULER_LOCK_KEY = 7_310_442_002
@@ -114,7 +112,7 @@ async def queue_positions(
             .over(order_by=(Task.priority.desc(), Task.created_at, Task.id))
             .label("position"),
         )
-        .where(Task.status == "pending")
+        .where(Task.status == TaskStatus.PENDING)
         .subquery()
     )
     result = await session.execute(
@@ -126,7 +124,7 @@ async def queue_positions(
 async def pending_in_queue_order(session: AsyncSession, *, limit: int) -> Sequence[Task]:
     result = await session.execute(
         select(Task)
-        .where(Task.status == "pending")
+        .where(Task.status == TaskStatus.PENDING)
         .order_by(Task.priority.desc(), Task.created_at, Task.id)
         .limit(limit)
     )
@@ -142,7 +140,9 @@ async def lock_scheduler(session: AsyncSession) -> None:
 
 async def running_counts(session: AsyncSession) -> tuple[int, dict[uuid.UUID, int]]:
     result = await session.execute(
-        select(Task.user_id, func.count()).where(Task.status == "running").group_by(Task.user_id)
+        select(Task.user_id, func.count())
+        .where(Task.status == TaskStatus.RUNNING)
+        .group_by(Task.user_id)
     )
     per_user = {user_id: int(count) for user_id, count in result.all()}
     return sum(per_user.values()), per_user
@@ -155,7 +155,7 @@ async def lock_pending_candidates(
     are skipped."""
     result = await session.execute(
         select(Task)
-        .where(Task.status == "pending", Task.executor.in_(list(executors)))
+        .where(Task.status == TaskStatus.PENDING, Task.executor.in_(list(executors)))
         .order_by(Task.priority.desc(), Task.created_at, Task.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -167,7 +167,7 @@ async def lock_pending_candidates(
 async def tasks_with_expired_lease(session: AsyncSession, now: datetime) -> Sequence[uuid.UUID]:
     result = await session.execute(
         select(Task.id).where(
-            Task.status.in_(ACTIVE_STATUSES),
+            Task.status.in_(TaskStatus.ACTIVE),
             or_(Task.lease_expires_at.is_(None), Task.lease_expires_at < now),
         )
     )
@@ -188,7 +188,7 @@ async def renew_lease(
 async def recent_run_seconds(session: AsyncSession, *, sample: int = 50) -> list[float]:
     result = await session.execute(
         select(Task.started_at, Task.finished_at)
-        .where(Task.status == "completed", Task.started_at.is_not(None))
+        .where(Task.status == TaskStatus.COMPLETED, Task.started_at.is_not(None))
         .order_by(Task.finished_at.desc())
         .limit(sample)
     )
