@@ -66,9 +66,9 @@ async def make_server(backend: str, tmp_path: Path) -> AsyncIterator[Callable[..
         return database["url"]
 
     @contextlib.asynccontextmanager
-    async def factory(**overrides: Any) -> AsyncIterator[LiveServer]:
+    async def factory(*, port: int = 0, **overrides: Any) -> AsyncIterator[LiveServer]:
         settings = test_settings(tmp_path, await database_url(), **overrides)
-        async with live_server(settings) as running:
+        async with live_server(settings, port=port) as running:
             yield running
 
     yield factory

@@ -57,10 +57,10 @@ def test_settings(data_dir: Path, database_url: str | None, **overrides: Any) ->
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, port: int = 0) -> None:
         self.settings = settings
         self.app: Starlette | None = None
-        self.port = 0
+        self.port = port
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -70,7 +70,7 @@ class LiveServer:
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
-            port=0,
+            port=self.port,
             log_level="warning",
             lifespan="on",
             ws=LeanDeflateWebSocketProtocol,
@@ -126,8 +126,10 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
-    server = LiveServer(settings)
+async def live_server(settings: Settings, *, port: int = 0) -> AsyncIterator[LiveServer]:
+    """`port` 0 takes a free one; a fixed port lets a test restart the server under the same
+    URL (clients reconnect to where they were)."""
+    server = LiveServer(settings, port=port)
     await server.start()
     try:
         yield server

@@ -1,91 +1,43 @@
-"""A synchronous GraphQL client for agentwire's task API.
+"""`Client`: agentwire's task API over HTTP (httpx) and live events over graphql-transport-ws.
 
-The operation documents are shipped copies of graphql/operations/ (a test checks they have
-not drifted), so the installed package works without the repository beside it.
-"""
+Every operation is a `calls.Call` shared with `AsyncClient`; this class only sends it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-_OPERATIONS = resources.files("agentwire_client") / "operations"
+from agentwire_client import calls
+from agentwire_client._common import WatchOptions, base_url, headers
+from agentwire_client.models import AgentwireError, Task, TaskEvent, TaskPage
+from agentwire_client.operations import operation
+from agentwire_client.watch import Backoff, SyncWatch
 
+__all__ = ["AgentwireError", "Client", "Task", "TaskEvent", "TaskPage", "operation"]
 
-def operation(name: str) -> str:
-    """The document for operation `name` with the fragments it spreads appended."""
-    body = (_OPERATIONS / f"{name}.graphql").read_text()
-    fragments: dict[str, str] = {}
-    for chunk in (_OPERATIONS / "fragments.graphql").read_text().split("fragment ")[1:]:
-        fragments[chunk.split()[0]] = "fragment " + chunk.strip()
-    return _with_fragments(body, fragments)
-
-
-def _with_fragments(body: str, fragments: dict[str, str]) -> str:
-    # GraphQL rejects unused fragments, so add only the ones reachable from `body`.
-    used: dict[str, str] = {}
-    pending = [body]
-    while pending:
-        text = pending.pop()
-        for name, definition in fragments.items():
-            if name not in used and f"...{name}" in text:
-                used[name] = definition
-                pending.append(definition)
-    return "\n".join([body.strip(), *used.values()])
-
-
-class AgentwireError(Exception):
-    """A GraphQL error from the server; `code` is its extensions.code (e.g. NOT_FOUND)."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        first = errors[0] if errors else {}
-        super().__init__(first.get("message", "GraphQL request failed"))
-        self.errors = errors
-        self.code: str | None = (first.get("extensions") or {}).get("code")
-
-
-@dataclass(frozen=True)
-class Task:
-    id: str
-    task: str
-    status: str
-    priority: int
-    conversation_id: str | None
-    created_at: str
-    raw: dict[str, Any]
-
-    @classmethod
-    def from_graphql(cls, node: dict[str, Any]) -> Task:
-        return cls(
-            id=node["id"],
-            task=node["task"],
-            status=node["status"],
-            priority=node["priority"],
-            conversation_id=node.get("conversationId"),
-            created_at=node["createdAt"],
-            raw=node,
-        )
-
-
-@dataclass(frozen=True)
-class TaskPage:
-    tasks: list[Task]
-    total_count: int
-    has_next_page: bool
-    end_cursor: str | None
+T = TypeVar("T")
 
 
 class Client:
-    """`Client("http://127.0.0.1:8000", token=...)`: one method per operation."""
+    """`Client("http://127.0.0.1:8000", token=...)`: one method per operation, and watches.
 
-    def __init__(self, url: str, token: str, *, timeout: float = 30.0) -> None:
-        self._http = httpx.Client(
-            base_url=url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
+    `backoff`, `max_attempts` (None: retry forever) and `connect_timeout` set how watches
+    reconnect."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        backoff: Backoff | None = None,
+        max_attempts: int | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._http = httpx.Client(base_url=base_url(url), headers=headers(token), timeout=timeout)
+        self._watches = WatchOptions(
+            url, token, backoff=backoff, max_attempts=max_attempts, connect_timeout=connect_timeout
         )
 
     def __enter__(self) -> Client:
@@ -97,16 +49,12 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
+    def run(self, call: calls.Call[T]) -> T:
+        return call.parse(calls.data_of(self._http.post("/graphql", json=call.body())))
+
     def execute(self, name: str, **variables: Any) -> dict[str, Any]:
         """Run operation `name` from the shipped documents; raise AgentwireError on errors."""
-        # Unset (None) variables are left out so that the schema's defaults apply.
-        given = {key: value for key, value in variables.items() if value is not None}
-        response = self._http.post("/graphql", json={"query": operation(name), "variables": given})
-        payload: dict[str, Any] = response.json()
-        if payload.get("errors"):
-            raise AgentwireError(payload["errors"])
-        data: dict[str, Any] = payload["data"]
-        return data
+        return self.run(calls.raw(name, variables))
 
     def submit_task(
         self,
@@ -115,34 +63,28 @@ class Client:
         priority: int | None = None,
         conversation_id: str | None = None,
         context: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Task:
-        fields: dict[str, Any] = {"task": task}
-        if context is not None:
-            fields["context"] = context
-        if priority is not None:
-            fields["priority"] = priority
-        if conversation_id is not None:
-            fields["conversationId"] = conversation_id
-        return Task.from_graphql(self.execute("SubmitTask", input=fields)["submitTask"])
+        return self.run(
+            calls.submit_task(
+                task,
+                priority=priority,
+                conversation_id=conversation_id,
+                context=context,
+                idempotency_key=idempotency_key,
+            )
+        )
 
     def task(self, task_id: str) -> Task | None:
-        node = self.execute("GetTask", id=task_id)["task"]
-        return None if node is None else Task.from_graphql(node)
+        return self.run(calls.get_task(task_id))
 
     def tasks(
         self, *, status: str | None = None, first: int = 20, after: str | None = None
     ) -> TaskPage:
-        page = self.execute("ListTasks", status=status, first=first, after=after)["tasks"]
-        return TaskPage(
-            tasks=[Task.from_graphql(edge["node"]) for edge in page["edges"]],
-            total_count=page["totalCount"],
-            has_next_page=page["pageInfo"]["hasNextPage"],
-            end_cursor=page["pageInfo"]["endCursor"],
-        )
+        return self.run(calls.list_tasks(status=status, first=first, after=after))
 
     def cancel_task(self, task_id: str, *, mode: str | None = None) -> Task:
-        data = self.execute("CancelTask", taskId=task_id, mode=mode)
-        return Task.from_graphql(data["cancelTask"])
+        return self.run(calls.cancel_task(task_id, mode=mode))
 
     def approve(
         self,
@@ -154,38 +96,41 @@ class Client:
         modified_parameters: dict[str, Any] | None = None,
     ) -> Task:
         """Answer an approval request: run the step (optionally with edited parameters) or not."""
-        fields: dict[str, Any] = {
-            "taskId": task_id,
-            "approvalId": approval_id,
-            "approved": approved,
-        }
-        if message is not None:
-            fields["message"] = message
-        if modified_parameters is not None:
-            fields["modifiedParameters"] = modified_parameters
-        return Task.from_graphql(self.execute("Approve", input=fields)["approve"])
+        return self.run(
+            calls.approve(
+                task_id,
+                approval_id,
+                approved=approved,
+                message=message,
+                modified_parameters=modified_parameters,
+            )
+        )
 
     def approve_batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Answer several requests at once, all or none; items are ApproveInput objects
         ({taskId, approvalId, approved, message?, modifiedParameters?})."""
-        tasks: list[dict[str, Any]] = self.execute("ApproveBatch", input={"items": items})[
-            "approveBatch"
-        ]
-        return tasks
+        return self.run(calls.approve_batch(items))
 
     def undo(self, task_id: str, *, step_id: str | None = None) -> Task:
-        return Task.from_graphql(self.execute("Undo", taskId=task_id, stepId=step_id)["undo"])
+        return self.run(calls.undo(task_id, step_id=step_id))
 
     def undo_plan(self, task_id: str, *, step_id: str | None = None) -> dict[str, Any]:
         """What undo would do: {possible, reason, hint, steps}."""
-        plan: dict[str, Any] = self.execute("UndoPlan", taskId=task_id, stepId=step_id)["undoPlan"]
-        return plan
+        return self.run(calls.undo_plan(task_id, step_id=step_id))
 
     def task_events(
         self, task_id: str, *, after: int = 0, limit: int = 100
     ) -> list[dict[str, Any]]:
         """The task's stored events with seq > `after`, oldest first."""
-        events: list[dict[str, Any]] = self.execute(
-            "TaskEvents", taskId=task_id, after=after, limit=limit
-        )["taskEvents"]
-        return events
+        return self.run(calls.task_events(task_id, after=after, limit=limit))
+
+    def watch(
+        self, task_id: str, *, after: int | None = None, until_finished: bool = False
+    ) -> SyncWatch:
+        """The task's events, each once, across reconnects: a SNAPSHOT first unless `after`
+        (a seq) is given. Close it (or use `with`) when done."""
+        return SyncWatch(self._watches.task(task_id, after=after, until_finished=until_finished))
+
+    def watch_all(self, *, after: str | None = None) -> SyncWatch:
+        """Every event of every task of the caller from now (or after `after`, a cursor)."""
+        return SyncWatch(self._watches.all_tasks(after=after))
