@@ -25,6 +25,7 @@ from redis.asyncio import BlockingConnectionPool
 from resolvers.audit import record_denied
 from resolvers.context import RequestContext
 from resolvers.errors import ForbiddenError, RateLimitedError
+from subscriptions import telemetry
 
 logger = logging.getLogger("agentwire.limits")
 
@@ -139,7 +140,7 @@ class RateLimiter:
         if not items:
             return None
         try:
-            return await self._hit(operation, key, items)
+            decision = await self._hit(operation, key, items)
         except Exception:
             # Fail open: an outage of the limit store must not take the API down.
             now = time.monotonic()
@@ -147,6 +148,9 @@ class RateLimiter:
                 self._warned_at = now
                 logger.warning("rate limit store unavailable; not limiting", exc_info=True)
             return None
+        if not decision.allowed:
+            telemetry.recorder.rate_limited(operation)
+        return decision
 
     async def _hit(
         self, operation: OperationClass, key: str, items: list[RateLimitItem]

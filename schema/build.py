@@ -20,6 +20,7 @@ from schema.document_rules import alias_limit_rule, depth_limit_rule
 from schema.error_codes import DocumentErrorCodes
 from schema.extensions import MaskUnexpectedErrors
 from schema.mutation import Mutation
+from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 from schema.subscription import Subscription
 from schema.suggestions import HideSuggestions
@@ -73,7 +74,9 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            # First, so that its after-parse and after-validate steps see every error.
+            # Outermost: it counts the outcome the client sees, after codes and masking.
+            OperationMetrics,
+            # First after it, so that its after-parse and after-validate steps see every error.
             DocumentErrorCodes,
             document_limits(),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -30,7 +30,9 @@ from resolvers.limits import throttle, throttle_request
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
 from schema.ide import graphiql_page
+from schema.operation_metrics import OK, STATE_KEY
 from schema.ws_handler import AgentwireTransportWSHandler, Realtime
+from subscriptions import telemetry
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -193,6 +195,7 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
         try:
             principal = await self.authenticator.from_http_headers(request.headers)
         except AuthenticationError as error:
+            telemetry.recorder.graphql_operation("unknown", "auth")
             return Response(
                 graphql_error_body(str(error), "UNAUTHENTICATED", hint=error.hint),
                 status_code=401,
@@ -236,4 +239,8 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
             # Over a rate limit: HTTP says so too, so proxies and clients can back off.
             response.status_code = 429
             response.headers["Retry-After"] = str(retry_after)
+        outcome = request.scope["state"].get(STATE_KEY, OK)
+        if outcome != OK and response.status_code < 400:
+            # A 200 that carries errors; 4xx and 5xx are counted by the HTTP middleware.
+            telemetry.recorder.error_answered(outcome)
         return response

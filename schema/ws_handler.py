@@ -44,6 +44,7 @@ from resolvers.validation import parse_id
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
 from schema.extensions import INTERNAL_MESSAGE
+from schema.operation_metrics import OK, category_of_code
 from schema.realtime import (
     DocumentSyntaxError,
     EventRenderer,
@@ -247,6 +248,7 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
         try:
             feed, start, visibility = await self._open(plan)
         except DomainError as error:
+            telemetry.recorder.graphql_operation("subscription", category_of_code(error.code))
             await operation.send_operation_message(
                 {
                     "id": operation.id,
@@ -261,6 +263,7 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
                 }
             )
             return
+        telemetry.recorder.graphql_operation("subscription", OK)
         if plan.arguments.get("after") is not None:
             telemetry.recorder.resumed(GRAPHQL_WS)
         if isinstance(feed, TaskFeed):

@@ -56,6 +56,16 @@ WEBSOCKET_DURATION = Histogram(
     buckets=(1, 5, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600),
 )
 
+GRAPHQL_OPERATIONS = Counter(
+    "agentwire_graphql_operations",
+    "GraphQL operations by type (query, mutation, subscription, unknown) and outcome.",
+    ["type", "outcome"],
+)
+RATE_LIMITED = Counter(
+    "agentwire_rate_limited",
+    "Operations refused for going over a rate limit, by operation class.",
+    ["class"],
+)
 EVENTS_WRITTEN = Counter(
     "agentwire_events_written_total", "Task events written, by event type.", ["type"]
 )
@@ -132,6 +142,15 @@ class PrometheusRecorder(telemetry.Recorder):
 
     def events_written(self, event_type: str) -> None:
         EVENTS_WRITTEN.labels(event_type).inc()
+
+    def graphql_operation(self, operation_type: str, outcome: str) -> None:
+        GRAPHQL_OPERATIONS.labels(operation_type, outcome).inc()
+
+    def error_answered(self, category: str) -> None:
+        ERRORS.labels(category).inc()
+
+    def rate_limited(self, operation_class: str) -> None:
+        RATE_LIMITED.labels(operation_class).inc()
 
 
 def install_recorder(enabled: bool) -> None:

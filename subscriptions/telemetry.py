@@ -49,6 +49,15 @@ class Recorder:
 
     def events_written(self, event_type: str) -> None: ...
 
+    def graphql_operation(self, operation_type: str, outcome: str) -> None:
+        """One GraphQL operation ran (or was refused): `outcome` is `ok` or an error category."""
+
+    def error_answered(self, category: str) -> None:
+        """An error answered with a success status (GraphQL's 200 with `errors`)."""
+
+    def rate_limited(self, operation_class: str) -> None:
+        """A caller was refused for going over the rate limit of `operation_class`."""
+
 
 recorder: Recorder = Recorder()
 
