@@ -31,8 +31,9 @@ from ag_ui.core import (
     StepStartedEvent,
 )
 
+from domain.vocabulary import ApprovalStatus, EventType, StepStatus, TaskStatus
 from rest_compat.agui_state import state_delta, task_state
-from subscriptions.envelope import Event, EventType
+from subscriptions.envelope import Event
 
 PROTOCOL_VERSION = "1.0"
 APPROVAL_REASON = "approval"
@@ -153,8 +154,10 @@ class RunRenderer:
     def end_for_state(self, state: dict[str, Any]) -> list[Frame]:
         """The ending the task's current status calls for; none while it pends or runs."""
         status = state["status"]
-        if status == "awaiting_approval":
-            pending = [a for a in state["approvals"].values() if a.get("status") == "pending"]
+        if status == TaskStatus.AWAITING_APPROVAL:
+            pending = [
+                a for a in state["approvals"].values() if a.get("status") == ApprovalStatus.PENDING
+            ]
             if pending:
                 steps = {step["id"]: step for step in state["steps"]}
                 return self._finish(
@@ -165,11 +168,11 @@ class RunRenderer:
                         ]
                     )
                 )
-        if status in ("completed", "rolled_back"):
+        if status in (TaskStatus.COMPLETED, TaskStatus.ROLLED_BACK):
             return self._finish(RunFinishedSuccessOutcome(), result=state.get("result"))
-        if status == "cancelled":
+        if status == TaskStatus.CANCELLED:
             return self._finish(RunFinishedCancelledOutcome())
-        if status == "failed":
+        if status == TaskStatus.FAILED:
             return self._fail(state.get("error"))
         return []
 
@@ -192,7 +195,11 @@ class RunRenderer:
             frames.append(Frame(StateDeltaEvent(delta=delta)))
         if event.type in _CUSTOM_TYPES:
             frames.append(Frame(CustomEvent(name=event.type.value, value=event.data)))
-        if step is not None and step.get("status") not in ("running", "pending", None):
+        if step is not None and step.get("status") not in (
+            StepStatus.RUNNING,
+            StepStatus.PENDING,
+            None,
+        ):
             frames.extend(self._finish_step(step["id"]))
         frames.extend(self._ending(event, is_pending))
         return _with_seq(frames, event.seq)
@@ -215,9 +222,9 @@ class RunRenderer:
             return self._finish(RunFinishedSuccessOutcome(), result=data.get("result"))
         if event.type is EventType.CANCELLED:
             return self._finish(RunFinishedCancelledOutcome())
-        if event.type is EventType.STATUS_CHANGE and data.get("status") == "failed":
+        if event.type is EventType.STATUS_CHANGE and data.get("status") == TaskStatus.FAILED:
             return self._fail(self._error)
-        if event.type is EventType.STATUS_CHANGE and data.get("status") == "rolled_back":
+        if event.type is EventType.STATUS_CHANGE and data.get("status") == TaskStatus.ROLLED_BACK:
             return self._finish(RunFinishedSuccessOutcome(), result=self._result)
         return []
 

@@ -28,6 +28,7 @@ from ag_ui.core import (
 from starlette.applications import Starlette
 from starlette.responses import Response, StreamingResponse
 
+from domain.vocabulary import ApprovalStatus
 from resolvers.approvals import ApprovalAnswer, approve_step
 from resolvers.batch_approvals import BatchItem, approve_batch
 from resolvers.errors import NotFoundError, ValidationFailedError
@@ -119,7 +120,9 @@ async def _apply_resume(call: Call, task_id: uuid.UUID, entries: list[ResumeEntr
 
 
 def _pending_approvals(snapshot: Event) -> set[str]:
-    return {a["id"] for a in snapshot.data["task"]["approvals"] if a["status"] == "pending"}
+    return {
+        a["id"] for a in snapshot.data["task"]["approvals"] if a["status"] == ApprovalStatus.PENDING
+    }
 
 
 async def run_frames(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from subscriptions.envelope import Event, EventType
+from domain.vocabulary import EventType
+from subscriptions.envelope import Event
 
 JsonPatch = list[dict[str, Any]]
 

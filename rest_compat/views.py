@@ -7,31 +7,46 @@ classes that build the responses: the two cannot drift apart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, WithJsonSchema
 from pydantic.alias_generators import to_camel
+from pydantic_core import core_schema
 
 from db import models
+from domain.vocabulary import (
+    ApprovalStatus,
+    EventPriority,
+    OnTimeout,
+    Reversibility,
+    StepStatus,
+    TaskStatus,
+)
 from resolvers.views import TaskView
 from subscriptions.envelope import Event
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 Id = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
-TaskStatus = Literal[
-    "pending", "running", "awaiting_approval", "completed", "failed", "cancelled", "rolled_back"
-]
-StepStatus = Literal[
-    "pending",
-    "running",
-    "awaiting_approval",
-    "completed",
-    "failed",
-    "skipped",
-    "cancelled",
-    "rolled_back",
-]
-ApprovalStatus = Literal["pending", "approved", "rejected", "modified", "expired", "cancelled"]
+
+
+def _words(vocabulary: type[StrEnum]) -> GetPydanticSchema:
+    """Validated as a literal of the vocabulary's values, then held as the member: the
+    documented schema stays an inline `enum` list, made from the vocabulary itself."""
+    values = [word.value for word in vocabulary]
+    return GetPydanticSchema(
+        lambda _type, _handler: core_schema.no_info_after_validator_function(
+            vocabulary, core_schema.literal_schema(values)
+        )
+    )
+
+
+TaskStatusJson = Annotated[TaskStatus, _words(TaskStatus)]
+StepStatusJson = Annotated[StepStatus, _words(StepStatus)]
+ApprovalStatusJson = Annotated[ApprovalStatus, _words(ApprovalStatus)]
+ReversibilityJson = Annotated[Reversibility, _words(Reversibility)]
+OnTimeoutJson = Annotated[OnTimeout, _words(OnTimeout)]
+EventPriorityJson = Annotated[EventPriority, _words(EventPriority)]
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -56,8 +71,8 @@ class StepView(View):
     action: str = Field(description="The executor action, e.g. `wait` or `note`.")
     params: dict[str, Any]
     requires_approval: bool
-    reversibility: Literal["reversible", "compensatable", "irreversible"]
-    status: StepStatus
+    reversibility: ReversibilityJson
+    status: StepStatusJson
     progress: float = Field(description="0 to 1.")
     result: Any = Field(default=None, description="What the step produced.")
     error: dict[str, Any] | None = None
@@ -112,11 +127,11 @@ class ApprovalView(View):
     id: Id
     task_id: Id
     step_id: Id
-    status: ApprovalStatus
+    status: ApprovalStatusJson
     prompt: str
     parameters: dict[str, Any]
     modified_parameters: dict[str, Any] | None
-    on_timeout: Literal["reject", "cancel", "approve"]
+    on_timeout: OnTimeoutJson
     decided_by: str | None
     decision_message: str | None
     created_at: Timestamp
@@ -147,7 +162,7 @@ class TaskJson(View):
 
     id: Id
     task: str
-    status: TaskStatus
+    status: TaskStatusJson
     priority: int
     conversation_id: str | None
     context: dict[str, Any]
@@ -206,7 +221,7 @@ class EventJson(View):
     type: str = Field(description="Lower snake case, e.g. `step_progress`; ignore unknown types.")
     seq: int | None = Field(description="Per-task position, gap-free from 1; null if ephemeral.")
     timestamp: float = Field(description="Milliseconds since the Unix epoch.")
-    priority: Literal["critical", "normal", "low"]
+    priority: EventPriorityJson
     cursor: str | None = Field(
         default=None,
         description="Opaque position across all of your tasks' events; null if ephemeral.",

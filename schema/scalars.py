@@ -1,67 +1,45 @@
-"""Enums shared by the GraphQL types; values are SCREAMING_CASE, stored values lower case."""
+"""The domain vocabulary as GraphQL enums: values spelt by member name (`AWAITING_APPROVAL`).
+
+The classes are domain/vocabulary.py's own: `strawberry.enum` registers them as they
+are, so a status read from the database or an event is already a GraphQL enum value,
+and there is no second list of statuses to keep in step.
+"""
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import TypeAlias
-
 import strawberry
 
-from subscriptions.envelope import EventPriority as DomainEventPriority
-from subscriptions.envelope import EventType
+from domain.vocabulary import (
+    ApprovalStatus,
+    EventPriority,
+    EventType,
+    Reversibility,
+    StepStatus,
+    TaskStatus,
+)
 
+__all__ = [
+    "ApprovalStatus",
+    "EventPriority",
+    "Reversibility",
+    "StepStatus",
+    "TaskEventType",
+    "TaskStatus",
+]
 
-@strawberry.enum(description="Where a task is in its lifecycle.")
-class TaskStatus(Enum):
-    PENDING = "pending"
-    RUNNING = "running"
-    AWAITING_APPROVAL = "awaiting_approval"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    ROLLED_BACK = "rolled_back"
+# GraphQL's name for the event type (the domain's `EventType`).
+TaskEventType = EventType
 
-
-@strawberry.enum(description="Where a step is in its lifecycle.")
-class StepStatus(Enum):
-    PENDING = "pending"
-    RUNNING = "running"
-    AWAITING_APPROVAL = "awaiting_approval"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-    ROLLED_BACK = "rolled_back"
-
-
-@strawberry.enum(description="The outcome of an approval request.")
-class ApprovalStatus(Enum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    MODIFIED = "modified"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
-
-
-@strawberry.enum(description="Whether a step can be undone.")
-class Reversibility(Enum):
-    REVERSIBLE = "reversible"
-    COMPENSATABLE = "compensatable"
-    IRREVERSIBLE = "irreversible"
-
-
-# The domain enums, exposed as they are: GraphQL spells their member names.
-# strawberry.enum registers the class itself, so the aliases stay valid types.
-TaskEventType: TypeAlias = EventType
-EventPriority: TypeAlias = DomainEventPriority
+strawberry.enum(TaskStatus, description="Where a task is in its lifecycle.")
+strawberry.enum(StepStatus, description="Where a step is in its lifecycle.")
+strawberry.enum(ApprovalStatus, description="The outcome of an approval request.")
+strawberry.enum(Reversibility, description="Whether a step can be undone.")
 strawberry.enum(
     EventType,
     name="TaskEventType",
     description="The kind of a task event. Clients ignore kinds they do not know.",
 )
 strawberry.enum(
-    DomainEventPriority,
-    name="EventPriority",
+    EventPriority,
     description="Critical events are never dropped; low ones may be coalesced.",
 )

@@ -50,8 +50,8 @@ class Step:
             action=row.action,
             params=JSON(row.params),
             requires_approval=row.requires_approval,
-            reversibility=Reversibility(row.reversibility),
-            status=StepStatus(row.status),
+            reversibility=row.reversibility,
+            status=row.status,
             progress=row.progress,
             result=row.result,
             error=optional_json(row.error),
@@ -109,7 +109,7 @@ class ApprovalRequest:
             id=strawberry.ID(str(row.id)),
             task_id=strawberry.ID(str(row.task_id)),
             step_id=strawberry.ID(str(row.step_id)),
-            status=ApprovalStatus(row.status),
+            status=row.status,
             prompt=row.prompt,
             parameters=JSON(row.parameters),
             modified_parameters=optional_json(row.modified_parameters),
@@ -144,7 +144,7 @@ class Task:
         return cls(
             id=strawberry.ID(str(row.id)),
             task=row.task,
-            status=TaskStatus(row.status),
+            status=row.status,
             priority=row.priority,
             conversation_id=row.conversation_id,
             context=JSON(row.context),
@@ -187,12 +187,12 @@ class Task:
     @strawberry.field(description="The approval request waiting for an answer, if any.")
     async def pending_approval(self, info: Info) -> ApprovalRequest | None:
         rows = await info.context.loaders.approvals_by_task_id.load(self.model.id)
-        pending = [r for r in rows if r.status == "pending"]
+        pending = [r for r in rows if r.status == ApprovalStatus.PENDING]
         return ApprovalRequest.from_model(pending[-1]) if pending else None
 
     async def _queue(self, info: Info) -> QueueInfo:
         ctx = info.context.resolver_context()
-        if self.model.status != "pending":
+        if self.model.status != TaskStatus.PENDING:
             return progress.NOT_QUEUED
         # Batched: every pending task of the page in one window query.
         position = await info.context.loaders.queue_position_by_task_id.load(self.model.id)
