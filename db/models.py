@@ -267,6 +267,14 @@ class TaskEvent(Base):
         Index("ix_task_events_created", "created_at"),
         Index("ux_task_events_global_seq", "global_seq", unique=True),
         Index("ix_task_events_user_global_seq", "user_id", "global_seq"),
+        # The rows a numbering pass still has to number (db/event_log.py).
+        Index(
+            "ix_task_events_unpositioned",
+            "task_id",
+            "seq",
+            postgresql_where=text("global_seq IS NULL"),
+            sqlite_where=text("global_seq IS NULL"),
+        ),
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(
@@ -281,12 +289,13 @@ class TaskEvent(Base):
     # The task owner, copied so a user's feed reads one index (myTaskUpdates).
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     # Commit-ordered position across every task: the opaque `cursor` of myTaskUpdates.
-    # Assigned at flush under the event_log_counter row lock (db/event_log.py).
+    # Assigned just after commit by a numbering pass (PostgreSQL) or at flush (SQLite),
+    # under the event_log_counter row lock (db/event_log.py).
     global_seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class EventLogCounter(Base):
-    """One row: the last global_seq handed out; its row lock orders commits."""
+    """One row: the last global_seq handed out; its row lock orders the numbering passes."""
 
     __tablename__ = "event_log_counter"
 

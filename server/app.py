@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import redis.asyncio as redis_asyncio
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from auth.authenticate import Authenticator
 from auth.keys import load_public_keys
 from auth.tokens import TokenConfig
-from db.engine import create_engine, create_session_factory
+from db.engine import create_engine, create_session_factory, is_sqlite
 from engine.core import Engine
 from engine.scheduler import Limits
 from resolvers.audit import AuditTrail
@@ -42,6 +43,7 @@ from server.settings import Settings
 from server.shutdown import Shutdown, ShutdownMiddleware
 from subscriptions.bus import EventBus, InProcessBus
 from subscriptions.redis_bus import RedisBus
+from subscriptions.sequencer import Sequencer
 
 logger = logging.getLogger("agentwire")
 
@@ -65,11 +67,13 @@ def token_config(settings: Settings) -> TokenConfig:
     )
 
 
-def create_bus(settings: Settings) -> EventBus:
-    """Redis pub/sub between instances when AGENTWIRE_REDIS_URL is set; in-process otherwise."""
+def create_bus(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> EventBus:
+    """Redis pub/sub between instances when AGENTWIRE_REDIS_URL is set; in-process otherwise.
+    On PostgreSQL, events get their global cursor after commit (subscriptions/sequencer.py)."""
+    sequencer = None if is_sqlite(settings.resolved_database_url) else Sequencer(sessions)
     if settings.redis_url:
-        return RedisBus(settings.redis_url)
-    return InProcessBus()
+        return RedisBus(settings.redis_url, sequencer=sequencer)
+    return InProcessBus(sequencer=sequencer)
 
 
 async def redis_ready(url: str) -> bool:
@@ -90,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     install_recorder(settings.metrics_enabled)
     database = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(database)
-    bus = create_bus(settings)
+    bus = create_bus(settings, sessions)
     engine = Engine(
         sessions=sessions,
         bus=bus,

@@ -6,10 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from subscriptions import telemetry
 from subscriptions.envelope import Event
+
+if TYPE_CHECKING:
+    from subscriptions.sequencer import Sequencer
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +69,10 @@ class EventBus(Protocol):
 class InProcessBus:
     """Fan-out inside one process: one queue per subscriber, keyed by channel."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, sequencer: Sequencer | None = None) -> None:
         self._subscribers: dict[str, set[Subscription]] = {}
+        # Gives committed events their cursor before they go out (PostgreSQL only).
+        self._sequencer = sequencer
 
     @property
     def degraded(self) -> bool:
@@ -86,12 +91,17 @@ class InProcessBus:
         return list(self._subscribers)
 
     async def start(self) -> None:
-        return None
+        if self._sequencer is not None:
+            await self._sequencer.start(self.publish)
 
     async def stop(self) -> None:
+        if self._sequencer is not None:
+            await self._sequencer.stop()
         self._subscribers.clear()
 
     async def publish(self, events: list[Event]) -> None:
+        if self._sequencer is not None:
+            events = await self._sequencer.stamp(events)
         # Every stored event is published once, by the instance that wrote it, through
         # the in-process bus (the Redis bus delegates to it): counting here counts it once.
         for event in events:

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -25,6 +25,9 @@ from redis.exceptions import RedisError
 
 from subscriptions.bus import InProcessBus, Subscription, channels_for
 from subscriptions.envelope import Event
+
+if TYPE_CHECKING:
+    from subscriptions.sequencer import Sequencer
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +42,12 @@ IDLE_CHANNEL = CHANNEL_PREFIX + "_"
 class RedisBus:
     """Local fan-out plus Redis pub/sub between instances."""
 
-    def __init__(self, url: str, *, max_connections: int = 16) -> None:
+    def __init__(
+        self, url: str, *, max_connections: int = 16, sequencer: Sequencer | None = None
+    ) -> None:
         self._local = InProcessBus()
+        # Gives committed events their cursor before they go out (PostgreSQL only).
+        self._sequencer = sequencer
         self._origin = uuid.uuid4().hex
         self._pool = BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=2, socket_connect_timeout=2
@@ -65,6 +72,8 @@ class RedisBus:
         return self._local.subscriber_count
 
     async def start(self) -> None:
+        if self._sequencer is not None:
+            await self._sequencer.start(self.publish)
         self._reader = asyncio.create_task(self._read_forever(), name="agentwire-redis-bus")
         # Serve even when Redis is down at start: readers poll until it is up.
         with contextlib.suppress(TimeoutError):
@@ -72,6 +81,8 @@ class RedisBus:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._sequencer is not None:
+            await self._sequencer.stop()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -82,6 +93,8 @@ class RedisBus:
         await self._local.stop()
 
     async def publish(self, events: list[Event]) -> None:
+        if self._sequencer is not None:
+            events = await self._sequencer.stamp(events)
         await self._local.publish(events)
         if self.degraded:
             # Redis is unreachable: do not make the engine wait on a connect timeout per

@@ -42,7 +42,13 @@ async def events_after(
 ) -> Sequence[TaskEvent]:
     result = await session.execute(
         select(TaskEvent)
-        .where(TaskEvent.task_id == task_id, TaskEvent.seq > after)
+        # A row gets its global position just after commit (db/event_log.py); until
+        # then it is not served, so every event a reader sees carries its cursor.
+        .where(
+            TaskEvent.task_id == task_id,
+            TaskEvent.seq > after,
+            TaskEvent.global_seq.is_not(None),
+        )
         .order_by(TaskEvent.seq)
         .limit(limit)
     )
