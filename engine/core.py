@@ -27,13 +27,12 @@ from engine.estimates import queue_estimates
 from engine.executor import Executor
 from engine.gate import ApprovalGate
 from engine.journal import TaskTransaction, task_transaction
+from engine.queue_updates import QueueUpdates
 from engine.runner import TaskRunner
 from engine.scheduler import (
     Limits,
     claim_tasks,
     estimated_wait_seconds,
-    queue_snapshot,
-    queue_update_event,
 )
 from subscriptions.bus import EventBus
 from subscriptions.payloads import step_snapshot
@@ -84,6 +83,12 @@ class Engine:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._estimates: tuple[float, dict[uuid.UUID, float]] | None = None
+        self.queue_updates = QueueUpdates(
+            sessions=sessions,
+            bus=bus,
+            waits=lambda: self.estimated_waits(fresh=True),
+            rough_wait=self.estimated_wait,
+        )
 
     # lifecycle
 
@@ -109,6 +114,7 @@ class Engine:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
         await self._requeue_at_shutdown(held)
+        await self.queue_updates.stop()
 
     async def abandon(self) -> None:
         """Stop as a killed process would: no writes, leases left to lapse, so what recovers
@@ -119,6 +125,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._running.clear()
+        await self.queue_updates.stop()
 
     def transaction(self, task_id: uuid.UUID) -> AbstractAsyncContextManager[TaskTransaction]:
         return task_transaction(self.sessions, self.bus, task_id)
@@ -345,17 +352,9 @@ class Engine:
         return waits.get(task_id, self.estimated_wait(position))
 
     async def publish_queue_updates(self) -> None:
-        """Tell every pending task's watchers its new position and estimated wait."""
-        entries = await queue_snapshot(self.sessions)
-        waits = await self.estimated_waits(fresh=True) if entries else {}
-        events = [
-            queue_update_event(
-                e, estimated_wait=waits.get(e.task_id, self.estimated_wait(e.position))
-            )
-            for e in entries
-        ]
-        if events:
-            await self.bus.publish(events)
+        """The queue changed: its watchers get their new position and estimated wait from
+        one shared pass soon after (engine/queue_updates.py), not one per caller."""
+        self.queue_updates.changed()
 
     @property
     def running_task_ids(self) -> list[uuid.UUID]:
