@@ -8,17 +8,15 @@ import signal
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from auth.tokens import issue_token
 from db.migrate import upgrade_to_head
 from schema.build import build_schema
 from server import cli_security
 from server.app import create_app, token_config
 from server.logs import configure_logging
+from server.serving import uvicorn_config
 from server.settings import Settings
 from server.shutdown import GracefulServer
-from server.ws_protocol import LeanDeflateWebSocketProtocol
 
 DEV_TOKEN_TTL = 7 * 24 * 3600
 
@@ -65,15 +63,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             '  in GraphiQL, open Headers and paste: {"Authorization": "Bearer <token above>"}\n',
             flush=True,
         )
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        ws=LeanDeflateWebSocketProtocol,
-        ws_max_size=settings.ws_max_message_bytes,
-        ws_per_message_deflate=True,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+    config = uvicorn_config(
+        app, settings, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
     )
     # uvicorn re-raises the SIGTERM it handled once it has shut down; with this handler
     # restored underneath it, a completed graceful shutdown exits 0 instead of -15.

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # Comma-separated origins allowed to call from a browser ("*" allows any, never credentials).
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Request heads, checked before any route or authentication (server/http_protocol.py):
+    # the request line plus headers, the number of headers (over either: 431), the time a
+    # head may take to arrive (then 408 and close), and how long an idle keep-alive
+    # connection stays open.
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    max_header_count: int = Field(default=100, ge=10, le=10_000)
+    header_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
 
     host: str = "127.0.0.1"
     port: int = 8000

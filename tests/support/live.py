@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from auth.tokens import issue_token
 from db.migrate import upgrade_to_head
 from server.app import create_app, token_config
+from server.serving import uvicorn_config
 from server.settings import Settings
-from server.ws_protocol import LeanDeflateWebSocketProtocol
 
 TEST_JWT_SECRET = "test-secret-for-agentwire-suite-only-0123456789"
 
@@ -67,15 +67,14 @@ class LiveServer:
     async def start(self) -> None:
         await upgrade_to_head(self.settings.resolved_database_url)
         self.app = create_app(self.settings)
-        config = uvicorn.Config(
+        # The same protocols and limits as `agentwire serve`.
+        config = uvicorn_config(
             self.app,
+            self.settings,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
             lifespan="on",
-            ws=LeanDeflateWebSocketProtocol,
-            ws_per_message_deflate=True,
-            ws_max_size=self.settings.ws_max_message_bytes,
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
