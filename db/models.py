@@ -154,6 +154,24 @@ class WebSocketConnection(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ResumePosition(Base):
+    """Where a graphql-transport-ws subscription of a client that sent `resumeKey` stands:
+    the last `seq` (or global cursor) delivered to operation `operation_id`."""
+
+    __tablename__ = "resume_positions"
+    __table_args__ = (Index("ix_resume_positions_updated", "updated_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    resume_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    operation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # What the operation followed: "taskUpdates:<task id>" or "myTaskUpdates".
+    target: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (

@@ -31,6 +31,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage,
     ConnectionInitMessage,
     ErrorMessage,
     Message,
@@ -54,10 +55,12 @@ from schema.realtime import (
 from schema.suggestions import hides_suggestions
 from schema.ws_heartbeat import HeartbeatMonitor
 from subscriptions import telemetry
+from subscriptions.envelope import encode_event_cursor
 from subscriptions.feeds import Feed, TaskFeed
 from subscriptions.hub import Hub
 from subscriptions.member import Member
 from subscriptions.registry import ConnectionRegistry
+from subscriptions.resume import ResumeBook, ResumeSlot, resume_key_problem
 from subscriptions.telemetry import GRAPHQL_WS
 
 logger = logging.getLogger(__name__)
@@ -74,6 +77,7 @@ class Realtime:
     planner: SubscriptionPlanner
     heartbeat: HeartbeatMonitor
     registry: ConnectionRegistry
+    resume: ResumeBook
     token_leeway_seconds: float
 
     @classmethod
@@ -84,6 +88,7 @@ class Realtime:
         sessions: async_sessionmaker[AsyncSession],
         heartbeat_seconds: float,
         token_leeway_seconds: float,
+        resume_ttl_seconds: float = 900,
     ) -> Realtime:
         assert isinstance(schema, strawberry.Schema)
         return cls(
@@ -95,15 +100,18 @@ class Realtime:
                 flush_seconds=min(heartbeat_seconds, 5.0),
                 stale_after_seconds=max(3 * heartbeat_seconds, 30.0),
             ),
+            resume=ResumeBook(sessions, ttl_seconds=resume_ttl_seconds),
             token_leeway_seconds=token_leeway_seconds,
         )
 
     async def start(self) -> None:
         await self.registry.start()
+        await self.resume.start()
         await self.heartbeat.start()
 
     async def stop(self) -> None:
         await self.heartbeat.stop()
+        await self.resume.stop()
         await self.hub.stop()
         await self.registry.stop()
 
@@ -136,6 +144,9 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
         self.last_seen = time.monotonic()
         self.ping_sent_at: float | None = None
         self._expiry: asyncio.TimerHandle | None = None
+        # Set by connection_init's `resumeKey`: re-subscribes resume where they stood.
+        self.resume_key: str | None = None
+        self._completed: set[str] = set()
 
     # the socket
 
@@ -183,6 +194,13 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload: Any = message.get("payload")
+        if isinstance(payload, dict) and "resumeKey" in payload:
+            problem = resume_key_problem(payload["resumeKey"])
+            if problem is not None:
+                await self.close(4400, problem)
+                return
+            self.resume_key = payload["resumeKey"]
         await super().handle_connection_init(message)
         principal = self.context.principal
         if not self.connection_acknowledged or principal is None:
@@ -196,6 +214,11 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
     def _expire(self) -> None:
         task = asyncio.ensure_future(self.close(4403, "token expired"))
         task.add_done_callback(self._task_done)
+
+    async def handle_complete(self, message: CompleteMessage) -> None:
+        if message["id"] in self.operations:
+            self._completed.add(message["id"])
+        await super().handle_complete(message)
 
     async def handle_pong(self, message: PongMessage) -> None:
         self.realtime.registry.beat(self.connection_id)
@@ -231,22 +254,33 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
 
     # the shared path
 
-    async def _open(self, plan: SharedSubscription) -> tuple[Feed, feed_resolvers.Start, str]:
+    def _resume_slot(self, op_id: str, target: str) -> ResumeSlot | None:
+        principal = self.context.principal
+        if self.resume_key is None or principal is None:
+            return None
+        return self.realtime.resume.slot(principal.user_id, self.resume_key, op_id, target)
+
+    async def _open(
+        self, plan: SharedSubscription, op_id: str
+    ) -> tuple[Feed, feed_resolvers.Start, str, ResumeSlot | None]:
         ctx = self.context.resolver_context()
+        after = plan.arguments.get("after")
         if plan.field == "taskUpdates":
             task_id = parse_id(str(plan.arguments["taskId"]), field="taskId")
-            feed, start = await feed_resolvers.open_task_feed(
-                ctx, task_id=task_id, after=plan.arguments.get("after")
-            )
-            return feed, start, "task"
-        user_feed, position = await feed_resolvers.open_user_feed(
-            ctx, after=plan.arguments.get("after")
-        )
-        return user_feed, position, f"user:{ctx.principal.user_id}"
+            slot = self._resume_slot(op_id, f"taskUpdates:{task_id}")
+            if slot is not None and (stored := await self.realtime.resume.stored_position(slot)):
+                after = stored  # where this operation stood, not its (stale) variables
+            feed, start = await feed_resolvers.open_task_feed(ctx, task_id=task_id, after=after)
+            return feed, start, "task", slot
+        slot = self._resume_slot(op_id, "myTaskUpdates")
+        if slot is not None and (stored := await self.realtime.resume.stored_position(slot)):
+            after = encode_event_cursor(stored)
+        user_feed, position = await feed_resolvers.open_user_feed(ctx, after=after)
+        return user_feed, position, f"user:{ctx.principal.user_id}", slot
 
     async def _run_shared(self, operation: Operation[GraphQLContext, None], plan: Any) -> None:
         try:
-            feed, start, visibility = await self._open(plan)
+            feed, start, visibility, slot = await self._open(plan, operation.id)
         except DomainError as error:
             telemetry.recorder.graphql_operation("subscription", category_of_code(error.code))
             await operation.send_operation_message(
@@ -280,6 +314,10 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
             send=self.send_text,
             capacity=self.realtime.hub.outbox_capacity,
         )
+        if slot is not None:
+            self.realtime.resume.track(
+                slot, member, start=start if isinstance(start, int) else None
+            )
         try:
             await member.run(
                 self.realtime.hub,
@@ -301,6 +339,14 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
                 }
                 await operation.send_operation_message(failed)
         finally:
+            if slot is not None:
+                completed = operation.id in self._completed
+                self._completed.discard(operation.id)
+                # Shielded: a socket that closes cancels this task, and the position
+                # must still be stored for the client's re-subscribe.
+                await asyncio.shield(
+                    self.realtime.resume.release(slot, member, completed=completed)
+                )
             if isinstance(feed, TaskFeed):
                 self.realtime.registry.watching(
                     self.connection_id, str(feed.task_id), watching=False

@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sessions=sessions,
         heartbeat_seconds=settings.ws_heartbeat_seconds,
         token_leeway_seconds=settings.jwt_leeway_seconds,
+        resume_ttl_seconds=settings.ws_resume_ttl_seconds,
     )
 
     @contextlib.asynccontextmanager

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # is ws_heartbeat_seconds. See docs/protocol.md.
     ws_init_timeout: float = Field(default=10, gt=0, le=600)
     ws_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How long the position of a subscription of a client that sent `resumeKey` is kept
+    # after it was last delivered to (at least the 10 minutes docs/protocol.md promises).
+    ws_resume_ttl_seconds: float = Field(default=900, ge=600, le=7 * 86400)
     # False: an API-only instance that serves requests and sockets but never runs tasks.
     run_engine: bool = True
     # A task whose lease lapsed this many times (crashed or partitioned runners) fails.
