@@ -38,6 +38,7 @@ from server.logs import install_request_context
 from server.metrics import MetricsMiddleware, install_recorder, metrics_endpoint
 from server.middleware import RequestIdMiddleware
 from server.monitor_page import monitor_routes
+from server.redirects import relative_slash_redirects
 from server.security import checked_origins, rate_limits, security_middleware
 from server.settings import Settings
 from server.shutdown import Shutdown, ShutdownMiddleware
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Outermost but one: times everything the security middleware refuses too.
         middleware.insert(2, Middleware(MetricsMiddleware, routes=routes))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    relative_slash_redirects(app)
     app.state.shutdown = shutdown
     app.state.agentwire = AppState(
         settings=settings, services=services, authenticator=authenticator, tokens=tokens

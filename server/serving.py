@@ -2,7 +2,8 @@
 
 Everything that protects the server below the ASGI app is set here, so a server started
 any other way in this repository gets the same: bounded request heads and keep-alive
-(server/http_protocol.py) and the lean WebSocket protocol.
+(server/http_protocol.py), the lean WebSocket protocol, and no credential from a
+query string in uvicorn's logs (server/access_log.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from server.access_log import RedactQueryTokens
 from server.http_protocol import HeadLimits, bounded_http_protocol
 from server.settings import Settings
 from server.ws_protocol import LeanDeflateWebSocketProtocol
@@ -39,4 +41,6 @@ def uvicorn_config(
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         **extra,
     )
+    # uvicorn.Config has configured its loggers by now; the filter goes on top of them.
+    RedactQueryTokens.install()
     return config
