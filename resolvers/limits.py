@@ -4,7 +4,10 @@ Reads and writes are counted here, in the resolver layer, so REST and GraphQL sh
 budget; subscribe and WebSocket-message limits are consulted where the sockets are
 (server/ws_guard.py). Counters live in Redis when it is configured (shared by every
 instance), in memory otherwise. If Redis is unreachable the request is let through and
-a warning logged: a limit protects capacity, it is not an authorization rule.
+a warning logged: a limit protects capacity, it is not an authorization rule. A Redis
+that hangs costs a request at most the Redis socket timeout, and only until the shared
+circuit breaker opens; while it is open, requests are counted in this process's memory
+(per instance, not shared) without waiting on Redis at all.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from resolvers.audit import record_denied
 from resolvers.context import RequestContext
 from resolvers.errors import ForbiddenError, RateLimitedError
 from subscriptions import telemetry
+from subscriptions.breaker import CircuitBreaker, CircuitOpenError
 
 logger = logging.getLogger("agentwire.limits")
 
@@ -103,8 +107,15 @@ def _parse(name: str, text: str) -> list[RateLimitItem]:
 
 
 class RateLimiter:
-    def __init__(self, storage: Storage, limits: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        limits: Mapping[str, str],
+        *,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self._strategy = MovingWindowRateLimiter(storage)
+        self._breaker = breaker
         self._local = (
             self._strategy
             if isinstance(storage, MemoryStorage)
@@ -115,18 +126,32 @@ class RateLimiter:
         self._warned_at = 0.0
 
     @classmethod
-    def create(cls, *, redis_url: str | None, limits: Mapping[str, str]) -> RateLimiter:
+    def create(
+        cls,
+        *,
+        redis_url: str | None,
+        limits: Mapping[str, str],
+        breaker: CircuitBreaker | None = None,
+        socket_timeout: float = 0.5,
+        connect_timeout: float = 0.5,
+    ) -> RateLimiter:
         """In Redis when `redis_url` is set, in process memory otherwise."""
         if not redis_url:
             return cls(MemoryStorage(), limits)
-        pool = BlockingConnectionPool.from_url(redis_url, max_connections=50, timeout=2)
+        pool = BlockingConnectionPool.from_url(
+            redis_url,
+            max_connections=50,
+            timeout=socket_timeout,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+        )
         storage = RedisStorage(
             f"async+{redis_url}",
             implementation="redispy",
             key_prefix="agentwire:limits",
             connection_pool=pool,  # type: ignore[arg-type]
         )
-        limiter = cls(storage, limits)
+        limiter = cls(storage, limits, breaker=breaker)
         limiter._pool = pool
         return limiter
 
@@ -140,7 +165,12 @@ class RateLimiter:
         if not items:
             return None
         try:
-            decision = await self._hit(operation, key, items)
+            if self._breaker is None or operation in _LOCAL_CLASSES:
+                decision = await self._hit(operation, key, items)
+            else:
+                decision = await self._breaker.run(lambda: self._hit(operation, key, items))
+        except CircuitOpenError:
+            decision = await self._hit(operation, key, items, strategy=self._local)
         except Exception:
             # Fail open: an outage of the limit store must not take the API down.
             now = time.monotonic()
@@ -153,9 +183,15 @@ class RateLimiter:
         return decision
 
     async def _hit(
-        self, operation: OperationClass, key: str, items: list[RateLimitItem]
+        self,
+        operation: OperationClass,
+        key: str,
+        items: list[RateLimitItem],
+        *,
+        strategy: MovingWindowRateLimiter | None = None,
     ) -> RateDecision:
-        strategy = self._local if operation in _LOCAL_CLASSES else self._strategy
+        if strategy is None:
+            strategy = self._local if operation in _LOCAL_CLASSES else self._strategy
         tightest: RateDecision | None = None
         for item in items:
             allowed = await strategy.hit(item, operation, key)

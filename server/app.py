@@ -42,8 +42,9 @@ from server.redirects import relative_slash_redirects
 from server.security import checked_origins, rate_limits, security_middleware
 from server.settings import Settings
 from server.shutdown import Shutdown, ShutdownMiddleware
+from subscriptions.breaker import CircuitBreaker
 from subscriptions.bus import EventBus, InProcessBus
-from subscriptions.redis_bus import RedisBus
+from subscriptions.redis_bus import RedisBus, redis_breaker
 from subscriptions.sequencer import Sequencer
 
 logger = logging.getLogger("agentwire")
@@ -68,12 +69,20 @@ def token_config(settings: Settings) -> TokenConfig:
     )
 
 
-def create_bus(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> EventBus:
+def create_bus(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], breaker: CircuitBreaker
+) -> EventBus:
     """Redis pub/sub between instances when AGENTWIRE_REDIS_URL is set; in-process otherwise.
     On PostgreSQL, events get their global cursor after commit (subscriptions/sequencer.py)."""
     sequencer = None if is_sqlite(settings.resolved_database_url) else Sequencer(sessions)
     if settings.redis_url:
-        return RedisBus(settings.redis_url, sequencer=sequencer)
+        return RedisBus(
+            settings.redis_url,
+            sequencer=sequencer,
+            socket_timeout=settings.redis_socket_timeout,
+            connect_timeout=settings.redis_connect_timeout,
+            breaker=breaker,
+        )
     return InProcessBus(sequencer=sequencer)
 
 
@@ -95,7 +104,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     install_recorder(settings.metrics_enabled)
     database = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(database)
-    bus = create_bus(settings, sessions)
+    # One breaker for the one Redis: when the bus finds it hung, the limiter skips it too.
+    redis_circuit = redis_breaker(
+        failures=settings.redis_breaker_failures,
+        reset_seconds=settings.redis_breaker_reset_seconds,
+    )
+    bus = create_bus(settings, sessions, redis_circuit)
     engine = Engine(
         sessions=sessions,
         bus=bus,
@@ -105,7 +119,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         progress_interval=settings.progress_interval_seconds,
         max_attempts=settings.worker_max_attempts,
     )
-    limiter = RateLimiter.create(redis_url=settings.redis_url, limits=rate_limits(settings))
+    limiter = RateLimiter.create(
+        redis_url=settings.redis_url,
+        limits=rate_limits(settings),
+        breaker=redis_circuit,
+        socket_timeout=settings.redis_socket_timeout,
+        connect_timeout=settings.redis_connect_timeout,
+    )
     audit = AuditTrail(sessions)
     services = Services(sessions=sessions, bus=bus, engine=engine, limiter=limiter, audit=audit)
     tokens = token_config(settings)

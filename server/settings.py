@@ -21,6 +21,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".agentwire")
     database_url: str | None = None
     redis_url: str | None = None
+    # A Redis that hangs (SIGSTOP, a black-holed network) costs a command at most this
+    # long; after redis_breaker_failures failures in a row Redis is skipped (delivery
+    # from the database, rate limits fail open) for redis_breaker_reset_seconds, then
+    # one probe decides. See docs/security.md, "Timeouts".
+    redis_socket_timeout: float = Field(default=0.5, gt=0, le=60)
+    redis_connect_timeout: float = Field(default=0.5, gt=0, le=60)
+    redis_breaker_failures: int = Field(default=3, ge=1, le=100)
+    redis_breaker_reset_seconds: float = Field(default=5, gt=0, le=600)
 
     jwt_secret: str | None = None
     jwt_issuer: str = "agentwire"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -72,8 +73,19 @@ class RedisProcess:
             await asyncio.sleep(0.05)
         raise RuntimeError("redis-server did not start")
 
+    def pause(self) -> None:
+        """SIGSTOP: Redis hangs (connections stay open, nothing answers), as in a freeze."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     async def stop(self) -> None:
         if self.process is not None:
+            # A stopped process acts on SIGTERM only once it runs again.
+            self.process.send_signal(signal.SIGCONT)
             self.process.terminate()
             await asyncio.wait_for(self.process.wait(), 10)
             self.process = None
