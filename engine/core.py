@@ -223,7 +223,7 @@ class Engine:
                     ):
                         continue
                     tx.task.attempts = max(tx.task.attempts - 1, 0)
-                    await self._requeue(tx, reason="the server stopped")
+                    await self.requeue(tx, reason="the server stopped")
 
     async def recover_expired(self) -> None:
         """Tasks whose runner vanished (a crash, a stop, a worker whose lease lapsed) go back
@@ -242,9 +242,11 @@ class Engine:
                     continue
                 if tx.task.status == TaskStatus.AWAITING_APPROVAL and tx.task.lease_token is None:
                     continue  # parked by this engine: it waits for its decision, not a runner
-                await self._requeue(tx)
+                await self.requeue(tx)
 
-    async def _requeue(self, tx: TaskTransaction, *, reason: str | None = None) -> None:
+    async def requeue(self, tx: TaskTransaction, *, reason: str | None = None) -> None:
+        """Back to the queue: the running step restarts, completed steps stay done. With a
+        `reason` (a graceful stop or a worker's release) it is not an ERROR, just a log."""
         # The old lease token fences nothing in any more: the next claim issues a new one.
         tx.task.lease_token = None
         if tx.task.cancel_requested:
@@ -264,7 +266,9 @@ class Engine:
             await fail_pending_approvals(tx, message=tx.task.error["message"])
             tx.set_status(TaskStatus.FAILED, message=tx.task.error["message"])
             return
+        waiting = False
         for step in await steps_of_task(tx.session, tx.task.id):
+            waiting = waiting or step.status == StepStatus.AWAITING_APPROVAL
             if step.status == StepStatus.RUNNING:
                 step.status = StepStatus.PENDING
                 step.progress = 0.0
@@ -277,9 +281,12 @@ class Engine:
         owner = tx.task.lease_owner or "the runner"
         tx.task.lease_owner = None
         tx.task.lease_expires_at = None
+        # A step still waiting for its decision keeps the task parked (answerable, no lease):
+        # the decision, not the queue, brings it back.
+        requeued = TaskStatus.AWAITING_APPROVAL if waiting else TaskStatus.PENDING
         if reason is not None:
             tx.log(f"requeued: {reason}")
-            tx.set_status(TaskStatus.PENDING, message=f"requeued: {reason}")
+            tx.set_status(requeued, message=f"requeued: {reason}")
             self.wake()
             return
         error = {
@@ -288,7 +295,7 @@ class Engine:
             f"(attempt {tx.task.attempts} of {self.max_attempts})",
         }
         tx.emit(EventType.ERROR, message=error["message"], error=error)
-        tx.set_status(TaskStatus.PENDING, message="requeued after the runner stopped")
+        tx.set_status(requeued, message="requeued after the runner stopped")
         self.wake()
 
     # signals from resolvers

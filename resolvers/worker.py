@@ -32,6 +32,7 @@ from engine.approvals import (
     fail_pending_approvals,
 )
 from engine.executor import PlanError
+from engine.gate import park
 from engine.journal import TaskMissingError
 from engine.leases import LeasedWrite, LeaseLostError, claim_for_worker, end_lease, leased_write
 from resolvers.context import RequestContext
@@ -60,6 +61,10 @@ class ClaimResult:
     steps: list[TaskStep]
     token: str
     expires_at: datetime
+    # The task's approval requests and their decisions, and its deliverable input: a task
+    # released while it waited for approval is claimed again with its decision in hand.
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def claimed_step(step: TaskStep) -> dict[str, Any]:
@@ -163,9 +168,11 @@ async def claim(
     owner = f"worker:{ctx.principal.subject}:{ctx.principal.key_prefix or ctx.principal.via}"
     deadline = asyncio.get_running_loop().time() + waited
     while True:
-        # Lapsed leases go back to the queue first, so a waiting worker picks them up even
-        # on an API-only instance (where no scheduler loop runs).
+        # Lapsed leases go back to the queue first, and overdue approvals of released tasks
+        # expire, so a waiting worker picks them up even on an API-only instance (where no
+        # scheduler loop runs).
         await ctx.engine.recover_expired()
+        await ctx.engine.gate.expire_due()
         claimed, events = await claim_for_worker(
             ctx.engine, executors=names, owner=owner, lease_seconds=lease
         )
@@ -175,8 +182,16 @@ async def claim(
             async with ctx.sessions() as session:
                 task = await session.get(Task, claimed.task_id)
                 steps = await steps_of_task(session, claimed.task_id)
+                approvals = (await approvals_by_task_ids(session, [claimed.task_id]))[0]
             assert task is not None
-            return ClaimResult(task, steps, claimed.token, claimed.expires_at)
+            return ClaimResult(
+                task,
+                steps,
+                claimed.token,
+                claimed.expires_at,
+                approvals=[_approval_signal(a) for a in approvals],
+                inputs=deliverable_inputs(task),
+            )
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             return None
@@ -254,7 +269,31 @@ def _approval_signal(approval: ApprovalRequest) -> dict[str, Any]:
         "dedupeKey": approval.dedupe_key,
         "parameters": approval.modified_parameters or approval.parameters,
         "message": approval.decision_message,
+        # Whether the step may run: an expiry whose onTimeout is `approve` grants it too.
+        "granted": approval.status in ("approved", "modified")
+        or (approval.status == "expired" and approval.on_timeout == "approve"),
     }
+
+
+async def release_task(
+    ctx: RequestContext, *, task_id: uuid.UUID, token: Any, sequence: Any
+) -> Ack:
+    """Give the task back without failing it. Awaiting approval, it is parked (no lease, no
+    slot) until the decision puts it back in the queue; running, it goes back to the queue
+    at once, its running step to be started again. Neither counts as a failed attempt."""
+    async with _write(ctx, task_id, token, sequence) as write:
+        tx = write.tx
+        if not write.applied:
+            return Ack(False, sequence, {"status": tx.task.status})
+        tx.task.attempts = max(tx.task.attempts - 1, 0)
+        if tx.task.status == "awaiting_approval":
+            park(tx)
+            tx.log("the worker released the task while it waits for approval")
+        else:
+            await ctx.engine.requeue(tx, reason="released by the worker")
+        status = tx.task.status
+    ctx.engine.wake()
+    return Ack(True, sequence, {"status": status})
 
 
 async def start_step(

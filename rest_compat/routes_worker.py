@@ -190,6 +190,14 @@ class ClaimData(View):
     lease_token: str
     lease_expires_at: Timestamp
     steps: list[ClaimedStep] = Field(description="Every step with its status: skip the done ones.")
+    approvals: list[dict[str, Any]] = Field(
+        description="Every approval request of the task and its decision, as in heartbeat "
+        "signals: a task released while it waited for approval comes back with its decision."
+    )
+    inputs: list[dict[str, Any]] = Field(
+        description="Input sent to the task `[{id, input, sentBy, sentAt}]`, as in heartbeat "
+        "signals."
+    )
 
 
 class SignalsData(View):
@@ -213,6 +221,7 @@ class AckData(View):
     step: dict[str, Any] | None = None
     steps: list[dict[str, Any]] | None = None
     approval: dict[str, Any] | None = None
+    status: str | None = Field(default=None, description="For release: the task's status now.")
 
 
 def ack(result: worker_resolvers.Ack) -> Response:
@@ -252,6 +261,8 @@ async def claim(call: Call) -> Response:
             )
             for s in claimed.steps
         ],
+        approvals=claimed.approvals,
+        inputs=claimed.inputs,
     )
     return success(data.dump())
 
@@ -352,6 +363,10 @@ async def approvals(call: Call) -> Response:
             **_lease(call),
         )
     )
+
+
+async def release_task(call: Call) -> Response:
+    return ack(await worker_resolvers.release_task(call.ctx, **_lease(call)))
 
 
 async def complete_task(call: Call) -> Response:
@@ -505,6 +520,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "on a step (`approval_request`); the decision comes in heartbeat signals.",
         approvals,
         ApprovalRequestBody,
+    ),
+    _task_op(
+        "release",
+        "releaseTask",
+        "Give the task back",
+        "Ends this worker's lease without failing the task. A task awaiting approval is "
+        "parked (no lease, no slot) and claimable again once the decision arrives, the "
+        "claim carrying the decision; a running task goes back to the queue, its running "
+        "step to be started again. Neither counts as a failed attempt.",
+        release_task,
+        LeasedBody,
     ),
     _task_op(
         "complete",

@@ -292,6 +292,14 @@ class Mutation:
             )
         )
 
+    @strawberry.mutation(
+        description="Worker: give the task back without failing it; awaiting approval it is "
+        "parked until the decision, running it goes back to the queue."
+    )
+    async def release_leased_task(self, info: Info, input: LeasedInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(await worker_resolvers.release_task(ctx, **_lease(input)))
+
     @strawberry.mutation(description="Worker: every step is finished; the task completes.")
     async def complete_leased_task(self, info: Info, input: TaskWriteInput) -> WorkerAck:
         ctx = info.context.resolver_context()

@@ -81,6 +81,10 @@ class WorkerClaim:
     lease_token: str = strawberry.field(description="Send it with every write.")
     lease_expires_at: datetime
     steps: JSON = strawberry.field(description="Every step with its status; skip the done ones.")
+    approvals: JSON = strawberry.field(
+        description="Every approval request and its decision, as in heartbeat signals."
+    )
+    inputs: JSON = strawberry.field(description="Input sent to the task, oldest first.")
 
 
 @strawberry.type(description="What the worker must act on.")
@@ -99,6 +103,9 @@ class WorkerAck:
     step: JSON | None = None
     steps: JSON | None = None
     approval: JSON | None = None
+    status: str | None = strawberry.field(
+        default=None, description="For release: the task's status now."
+    )
 
 
 @strawberry.input(description="A write under a lease.")
@@ -147,6 +154,8 @@ def claim_of(claimed: ClaimResult) -> WorkerClaim:
         lease_token=claimed.token,
         lease_expires_at=claimed.expires_at,
         steps=JSON([claimed_step(s) for s in claimed.steps]),
+        approvals=JSON(claimed.approvals),
+        inputs=JSON(claimed.inputs),
     )
 
 

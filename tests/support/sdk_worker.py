@@ -2,7 +2,8 @@
 
 Usage: python -m tests.support.sdk_worker URL EXECUTOR RUNS_FILE [CAP_MS]
 (key in AGENTWIRE_WORKER_KEY). Each `slow` step appends its label to RUNS_FILE when it
-starts, so the test can see which steps ran how often; CAP_MS shortens every wait.
+starts, so the test can see which steps ran how often; CAP_MS shortens every wait. A step
+with `ask: true` asks for approval after it has recorded its label.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ async def main() -> None:
     @worker.action("slow", schema=SLOW)
     async def slow(params: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
         record(runs, params["label"])
+        if params.get("ask"):
+            # Mid-step: the worker releases the task until the decision, and this handler
+            # runs again from its start (with the approved parameters) once it is back.
+            decision = await ctx.request_approval(f"go on with {params['label']}?")
+            assert decision.granted, decision
         total = params["ms"] if cap is None else min(params["ms"], cap)
         for tick in range(1, 5):
             await asyncio.sleep(total / 4000)

@@ -38,6 +38,11 @@ class TaskCancelledError(Exception):
     """Raised by `StepContext.checkpoint()` once the task was cancelled."""
 
 
+class _ReleasedError(Exception):
+    """The task was given back while it waits for an approval; unwinds the step handler
+    (the step runs again, from its start, when the decision brings the task back)."""
+
+
 class ProtocolError(Exception):
     """The server refused a request; `code` is the error envelope's code."""
 
@@ -60,10 +65,23 @@ class Decision:
     status: str
     parameters: dict[str, Any]
     message: str | None
+    allowed: bool | None = None
 
     @property
     def granted(self) -> bool:
+        """Whether the step may run: approved, modified, or expired with onTimeout approve."""
+        if self.allowed is not None:
+            return self.allowed
         return self.status in ("approved", "modified")
+
+    @classmethod
+    def of(cls, signal: dict[str, Any]) -> Decision:
+        return cls(
+            signal["status"],
+            dict(signal["parameters"] or {}),
+            signal.get("message"),
+            signal.get("granted"),
+        )
 
 
 Handler = Callable[[dict[str, Any], "StepContext"], Awaitable[Any]]
@@ -85,10 +103,15 @@ class _Lease:
     task_id: str
     token: str
     sequence: int = 0
-    cancelled: bool = False
+    cancel_mode: str | None = None
     lost: bool = False
     approvals: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def cancelled(self) -> bool:
+        """Any cancel: no further step may start."""
+        return self.cancel_mode is not None
 
 
 class StepContext:
@@ -99,15 +122,20 @@ class StepContext:
         self._lease = lease
         self.step = step
         self.task_id = lease.task_id
+        # Set when a mid-step approval was refused: the server skipped the step, so the
+        # worker reports nothing more about it, whatever the handler returns.
+        self.skipped = False
 
     @property
     def cancelled(self) -> bool:
-        return self._lease.cancelled
+        """True once the task was cancelled with mode `immediate`: stop the step now. (An
+        `after_step` cancel lets the step finish; the worker starts no further step.)"""
+        return self._lease.cancel_mode == "immediate"
 
     async def checkpoint(self) -> None:
         if self._lease.lost:
             raise LeaseLostError(self.task_id)
-        if self._lease.cancelled:
+        if self.cancelled:
             raise TaskCancelledError(self.task_id)
 
     async def progress(self, fraction: float, message: str | None = None) -> None:
@@ -126,8 +154,25 @@ class StepContext:
     async def request_approval(
         self, prompt: str, parameters: dict[str, Any] | None = None, *, key: str | None = None
     ) -> Decision:
-        """Ask a person; returns when they decide (or the request expires)."""
-        return await self._worker._approval(self._lease, self.step, prompt, parameters, key)
+        """Ask a person; returns their decision (or the request's expiry).
+
+        The worker keeps the lease for up to `approval_hold_seconds` while it waits; past
+        that it releases the task (it then holds no lease and no slot) and this call does
+        not return: the handler is unwound, and when the decision arrives the task is
+        claimed again (by this or another worker) and the step's handler runs again from
+        its start. Its second `request_approval` with the same prompt (or `key`) returns the
+        decision at once. So do the work after asking, or make what comes before it safe
+        to repeat."""
+        decision, waited = await self._worker._approval(
+            self._lease, self.step, prompt, parameters, key
+        )
+        if decision.granted and waited and not self._lease.cancelled:
+            # The grant put the waiting step back to pending: it goes on from here, started
+            # again (a decision found already made left the running step as it was).
+            await self._worker._write(self._lease, f"/steps/{self.step['id']}/start", {})
+        elif not decision.granted:
+            self.skipped = True
+        return decision
 
 
 class Worker:
@@ -141,11 +186,16 @@ class Worker:
         executor: str,
         lease_seconds: float = 30,
         wait_seconds: float = 10,
+        approval_hold_seconds: float = 0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.executor = executor
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
+        # How long to keep a task's lease while a person decides before giving it back
+        # (0: at once). A released task holds no lease and no slot; the decision brings it
+        # back to the queue, and its claim carries the decision.
+        self.approval_hold_seconds = approval_hold_seconds
         self.actions: dict[str, Action] = {}
         self._http = httpx.AsyncClient(
             base_url=url.rstrip("/"),
@@ -209,7 +259,8 @@ class Worker:
         await self._http.aclose()
 
     async def run_once(self) -> bool:
-        """Claim one task (waiting up to `wait_seconds`) and run it; False when none came."""
+        """Claim one task (waiting up to `wait_seconds`) and run it; False when none came,
+        or when the task was released to wait for an approval (it comes back later)."""
         response = await self._send(
             "POST",
             "/api/worker/claim",
@@ -222,10 +273,17 @@ class Worker:
         if response.status_code == 204:
             return False
         claim = self._data(response)
-        lease = _Lease(task_id=claim["task"]["id"], token=claim["leaseToken"])
+        lease = _Lease(
+            task_id=claim["task"]["id"],
+            token=claim["leaseToken"],
+            approvals=list(claim.get("approvals") or []),
+        )
         beating = asyncio.create_task(self._heartbeats(lease))
         try:
             await self._run_task(lease, claim["steps"])
+        except _ReleasedError:
+            logger.info("released task %s until its approval is decided", lease.task_id)
+            return False
         except LeaseLostError:
             logger.warning("lost the lease on task %s; leaving it", lease.task_id)
         finally:
@@ -242,7 +300,7 @@ class Worker:
                 break
             params = dict(step["params"])
             if step["requiresApproval"] and step["status"] != "running":
-                decision = await self._approval(
+                decision, _ = await self._approval(
                     lease,
                     step,
                     f"Approve step {step['position'] + 1}: {step['name']}",
@@ -254,6 +312,8 @@ class Worker:
                         break
                     continue  # the server skipped the step (or cancelled the task)
                 params = decision.parameters
+            if lease.cancelled:
+                break
             if step["status"] != "running":
                 await self._write(lease, f"/steps/{step['id']}/start", {})
             action = self.actions.get(step["action"])
@@ -264,7 +324,7 @@ class Worker:
                 outcome = await action.handler(params, ctx)
             except TaskCancelledError:
                 break
-            except LeaseLostError:
+            except (LeaseLostError, _ReleasedError):
                 raise
             except Exception as error:  # the handler failed: report it, end the task
                 logger.exception("step %s failed", step["id"])
@@ -274,6 +334,8 @@ class Worker:
                     {"error": {"code": type(error).__name__, "message": str(error) or "failed"}},
                 )
                 return
+            if ctx.skipped:
+                continue  # refused mid-step: the server skipped it (or cancelled the task)
             result = outcome if isinstance(outcome, StepResult) else StepResult(outcome)
             await self._write(
                 lease,
@@ -294,7 +356,9 @@ class Worker:
         prompt: str,
         parameters: dict[str, Any] | None,
         key: str | None,
-    ) -> Decision:
+    ) -> tuple[Decision, bool]:
+        """The decision, and whether it was pending when asked (the step then waited in
+        `awaiting_approval` and a grant put it back to `pending`)."""
         dedupe = key or f"step:{step['id']}"
         answer = await self._write(
             lease,
@@ -302,18 +366,27 @@ class Worker:
             {"stepId": step["id"], "prompt": prompt, "parameters": parameters, "dedupeKey": dedupe},
         )
         approval_id = answer["approval"]["id"]
+        waited = answer["approval"]["status"] == "pending"
+        hold_until = asyncio.get_running_loop().time() + self.approval_hold_seconds
         while True:
             for approval in lease.approvals:
                 if approval["approvalId"] == approval_id and approval["status"] != "pending":
-                    return Decision(
-                        approval["status"], dict(approval["parameters"]), approval["message"]
-                    )
+                    return Decision.of(approval), waited
             if lease.lost:
                 raise LeaseLostError(lease.task_id)
             if lease.cancelled:
-                return Decision("cancelled", {}, None)
+                return Decision("cancelled", {}, None), waited
+            if asyncio.get_running_loop().time() >= hold_until:
+                await self._release(lease)
             lease.changed.clear()
             await self._heartbeat(lease)
+
+    async def _release(self, lease: _Lease) -> None:
+        """Give the task back while the decision is pending; if it was decided meanwhile
+        (the task is running again), the release requeues it and the claim has the answer."""
+        await self._write(lease, "/release", {})
+        lease.lost = True  # the token is dead now: stop heartbeating
+        raise _ReleasedError(lease.task_id)
 
     async def _heartbeats(self, lease: _Lease) -> None:
         while not lease.lost:
@@ -333,7 +406,8 @@ class Worker:
                 lease.lost = True
             raise
         data = signals["data"]
-        lease.cancelled = data["cancel"] is not None
+        cancel = data["cancel"]
+        lease.cancel_mode = str(cancel.get("mode") or "immediate") if cancel else None
         lease.approvals = list(data["approvals"])
         lease.changed.set()
         if any(a["status"] == "pending" for a in lease.approvals):

@@ -43,6 +43,12 @@ export interface HeartbeatInput {
 
 export type InputPolicy = 'QUEUE' | 'REJECT_PENDING';
 
+export interface LeasedInput {
+  taskId: string;
+  leaseToken: string;
+  sequence: number;
+}
+
 export interface RegisterExecutorInput {
   name: string;
   actions: Array<ActionDeclarationInput>;
