@@ -76,6 +76,7 @@ async def test_every_route_is_documented_and_every_documented_route_exists(
         ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/complete"),
         ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/fail"),
         ("post", "/api/worker/tasks/{taskId}/plan"),
+        ("post", "/api/worker/tasks/{taskId}/release"),
         ("post", "/api/worker/tasks/{taskId}/approvals"),
         ("post", "/api/worker/tasks/{taskId}/complete"),
         ("post", "/api/worker/tasks/{taskId}/fail"),
