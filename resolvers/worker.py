@@ -270,8 +270,8 @@ def _approval_signal(approval: ApprovalRequest) -> dict[str, Any]:
         "parameters": approval.modified_parameters or approval.parameters,
         "message": approval.decision_message,
         # Whether the step may run: an expiry whose onTimeout is `approve` grants it too.
-        "granted": approval.status in ("approved", "modified")
-        or (approval.status == "expired" and approval.on_timeout == "approve"),
+        "granted": approval.status in ApprovalStatus.GRANTED
+        or (approval.status == ApprovalStatus.EXPIRED and approval.on_timeout == "approve"),
     }
 
 
@@ -286,7 +286,7 @@ async def release_task(
         if not write.applied:
             return Ack(False, sequence, {"status": tx.task.status})
         tx.task.attempts = max(tx.task.attempts - 1, 0)
-        if tx.task.status == "awaiting_approval":
+        if tx.task.status == TaskStatus.AWAITING_APPROVAL:
             park(tx)
             tx.log("the worker released the task while it waits for approval")
         else:
