@@ -10,6 +10,7 @@ from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
 from domain.vocabulary import ApprovalStatus, EventType, OnTimeout, StepStatus, TaskStatus
 from engine.journal import TaskTransaction
+from subscriptions import telemetry
 from subscriptions.payloads import approval_snapshot, step_snapshot
 
 OnReject = Literal["skip", "cancel"]
@@ -29,6 +30,14 @@ def on_reject_policy(context: dict[str, Any]) -> OnReject:
     return "cancel" if policy == "cancel" else "skip"
 
 
+def _count_wait(tx: TaskTransaction, approval: ApprovalRequest) -> None:
+    """`agentwire_approval_wait_seconds`, once the decision is committed."""
+    assert approval.decided_at is not None
+    waited = max(0.0, (approval.decided_at - approval.created_at).total_seconds())
+    outcome = str(approval.status)
+    tx.after_commit.append(lambda: telemetry.recorder.approval_waited(outcome, waited))
+
+
 async def record_decision(
     tx: TaskTransaction,
     approval: ApprovalRequest,
@@ -46,6 +55,7 @@ async def record_decision(
     approval.decided_by = decided_by
     approval.decision_message = message
     approval.decided_at = decided_at or utcnow()
+    _count_wait(tx, approval)
     if status == ApprovalStatus.MODIFIED:
         approval.modified_parameters = modified_parameters
         step.params = dict(modified_parameters or {})
@@ -125,6 +135,7 @@ async def fail_pending_approvals(tx: TaskTransaction, *, message: str) -> None:
         if approval.status == ApprovalStatus.PENDING:
             approval.status = ApprovalStatus.CANCELLED
             approval.decided_at = utcnow()
+            _count_wait(tx, approval)
             tx.emit(
                 EventType.APPROVAL_RESOLVED,
                 step={"id": str(approval.step_id)},

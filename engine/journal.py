@@ -9,7 +9,7 @@ and only then hands the events to the bus.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -37,6 +37,8 @@ class TaskTransaction:
         self.session = session
         self.task = task
         self._emitted: list[tuple[TaskEvent, Event]] = []
+        # Run once the change is committed (metrics of what really happened).
+        self.after_commit: list[Callable[[], None]] = []
 
     @property
     def events(self) -> list[Event]:
@@ -115,5 +117,7 @@ async def task_transaction(
                 raise TaskMissingError(str(task_id))
             transaction = TaskTransaction(session, task)
             yield transaction
+        for hook in transaction.after_commit:
+            hook()
         if transaction.events:
             await bus.publish(transaction.events)

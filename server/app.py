@@ -35,7 +35,8 @@ from schema.ide import ASSETS_PATH, graphiql_assets
 from schema.view import AgentwireGraphQL
 from schema.ws_handler import Realtime
 from server.logs import install_request_context
-from server.metrics import MetricsMiddleware, install_recorder, metrics_endpoint
+from server.metrics import MetricsMiddleware, install_recorder
+from server.metrics_state import TaskCounts, forget_this_worker, metrics_endpoint, watch_pool
 from server.middleware import RequestIdMiddleware
 from server.monitor_page import monitor_routes
 from server.redirects import relative_slash_redirects
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     install_recorder(settings.metrics_enabled)
     database = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
     sessions = create_session_factory(database)
+    task_counts = TaskCounts(sessions)
     # One breaker for the one Redis: when the bus finds it hung, the limiter skips it too.
     redis_circuit = redis_breaker(
         failures=settings.redis_breaker_failures,
@@ -149,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        unwatch_pool = watch_pool(database)
         await bus.start()
         await realtime.start()
         if settings.run_engine:
@@ -162,6 +165,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await audit.drain()
             await limiter.close()
             await database.dispose()
+            unwatch_pool()
+            forget_this_worker()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -190,7 +195,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount(ASSETS_PATH, app=graphiql_assets(), name="graphiql-assets"),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
+        Route("/metrics", metrics_endpoint(task_counts)),
         Mount(
             "/ag-ui",
             create_agui_app(

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -21,8 +20,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,6 +62,23 @@ RATE_LIMITED = Counter(
     "agentwire_rate_limited",
     "Operations refused for going over a rate limit, by operation class.",
     ["class"],
+)
+APPROVAL_WAIT = Histogram(
+    "agentwire_approval_wait_seconds",
+    "From an approval request to its decision, by the decision (approved, rejected, "
+    "modified, expired, cancelled).",
+    ["outcome"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600),
+)
+DB_POOL_SIZE = Gauge(
+    "agentwire_db_pool_size",
+    "Connections the database pool keeps (AGENTWIRE_DB_POOL_SIZE; as many again may overflow).",
+    multiprocess_mode="livesum",
+)
+DB_POOL_CHECKED_OUT = Gauge(
+    "agentwire_db_pool_checked_out",
+    "Database connections in use now.",
+    multiprocess_mode="livesum",
 )
 EVENTS_WRITTEN = Counter(
     "agentwire_events_written_total", "Task events written, by event type.", ["type"]
@@ -151,6 +165,9 @@ class PrometheusRecorder(telemetry.Recorder):
 
     def rate_limited(self, operation_class: str) -> None:
         RATE_LIMITED.labels(operation_class).inc()
+
+    def approval_waited(self, outcome: str, seconds: float) -> None:
+        APPROVAL_WAIT.labels(outcome).observe(seconds)
 
 
 def install_recorder(enabled: bool) -> None:
@@ -263,7 +280,3 @@ def exposition() -> bytes:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest()
-
-
-async def metrics_endpoint(request: Request) -> Response:
-    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -55,6 +55,9 @@ class Recorder:
     def error_answered(self, category: str) -> None:
         """An error answered with a success status (GraphQL's 200 with `errors`)."""
 
+    def approval_waited(self, outcome: str, seconds: float) -> None:
+        """An approval request was decided (`outcome` is its final status) after `seconds`."""
+
     def rate_limited(self, operation_class: str) -> None:
         """A caller was refused for going over the rate limit of `operation_class`."""
 

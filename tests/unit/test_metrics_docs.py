@@ -9,6 +9,7 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 import server.metrics  # noqa: F401  (registers the metrics)
+from server.metrics_state import TaskCounts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +21,8 @@ def documented() -> set[str]:
 
 def registered() -> set[str]:
     names = set()
-    for family in REGISTRY.collect():
+    # Read at scrape time by each app, so not in the process registry.
+    for family in [*REGISTRY.collect(), *TaskCounts.families()]:
         if family.name.startswith("agentwire_"):
             names.add(family.name + ("_total" if family.type == "counter" else ""))
     return names
