@@ -136,6 +136,12 @@ def subscribe_shape_error(message: dict[str, Any]) -> str | None:
     return None
 
 
+def _count_resume(after: object) -> None:
+    """A cursor, from the variables or from the resume key's stored position: a resume."""
+    if after is not None:
+        telemetry.recorder.resumed(GRAPHQL_WS)
+
+
 class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -271,11 +277,13 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
             if slot is not None and (stored := await self.realtime.resume.stored_position(slot)):
                 after = stored  # where this operation stood, not its (stale) variables
             feed, start = await feed_resolvers.open_task_feed(ctx, task_id=task_id, after=after)
+            _count_resume(after)
             return feed, start, "task", slot
         slot = self._resume_slot(op_id, "myTaskUpdates")
         if slot is not None and (stored := await self.realtime.resume.stored_position(slot)):
             after = encode_event_cursor(stored)
         user_feed, position = await feed_resolvers.open_user_feed(ctx, after=after)
+        _count_resume(after)
         return user_feed, position, f"user:{ctx.principal.user_id}", slot
 
     async def _run_shared(self, operation: Operation[GraphQLContext, None], plan: Any) -> None:
@@ -298,8 +306,6 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
             )
             return
         telemetry.recorder.graphql_operation("subscription", OK)
-        if plan.arguments.get("after") is not None:
-            telemetry.recorder.resumed(GRAPHQL_WS)
         if isinstance(feed, TaskFeed):
             self.realtime.registry.watching(self.connection_id, str(feed.task_id))
         # The group renders with a context of its own: it outlives this socket.
