@@ -15,6 +15,10 @@ from resolvers.errors import ValidationFailedError
 from resolvers.limits import authorize
 
 MAX_PAGE = 100
+# REST history counts at most this many matching tasks for `total`; past it `total` is
+# this figure and `totalExact` is false (docs/rest.md). Counting 100,000 tasks cost more
+# than ten times the page itself.
+TOTAL_COUNT_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,8 @@ class TaskPage:
     has_next: bool
     # None when the caller did not ask: counting every matching task is the costly part.
     total: int | None
+    # False when the count stopped at its bound: there are at least `total` tasks.
+    total_exact: bool = True
 
 
 def encode_cursor(task: Task) -> str:
@@ -97,9 +103,12 @@ async def list_tasks(
     after: str | None = None,
     offset: int = 0,
     with_total: bool = True,
+    total_at_most: int | None = None,
 ) -> TaskPage:
     """The caller's tasks (every task for an admin), newest first; the total only when
-    `with_total` (a count over every matching task, where the page itself reads 21 rows)."""
+    `with_total` (a count over every matching task, where the page itself reads 21 rows),
+    counting at most `total_at_most` of them when given. A last page (a short one)
+    already tells the total, so no count runs for it."""
     await authorize(ctx, "tasks:read")
     _check_limit(limit, field="first" if after is not None or offset == 0 else "limit")
     if offset < 0:
@@ -112,5 +121,12 @@ async def list_tasks(
                 session, task_filter, limit=limit + 1, before=before, offset=offset
             )
         )
-        total = await task_queries.count_tasks(session, task_filter) if with_total else None
-    return TaskPage(tasks=rows[:limit], has_next=len(rows) > limit, total=total)
+        total: int | None = None
+        exact = True
+        if with_total and len(rows) <= limit and (rows or offset == 0):
+            total = offset + len(rows)  # the last page: nothing matches beyond it
+        elif with_total:
+            total = await task_queries.count_tasks(session, task_filter, at_most=total_at_most)
+            if total_at_most is not None and total > total_at_most:
+                total, exact = total_at_most, False
+    return TaskPage(tasks=rows[:limit], has_next=len(rows) > limit, total=total, total_exact=exact)

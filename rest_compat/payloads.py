@@ -35,7 +35,13 @@ class HistoryPage(View):
     """A page of tasks, newest first."""
 
     tasks: list[TaskJson]
-    total: int = Field(description="How many tasks match the filters.")
+    total: int = Field(
+        description="How many tasks match the filters; counted up to 10,000 (see totalExact)."
+    )
+    total_exact: bool = Field(
+        description="False when more than 10,000 tasks match: `total` is then 10,000, "
+        "a lower bound."
+    )
     limit: int
     offset: int
 

@@ -180,11 +180,13 @@ async def history(call: Call) -> Response:
         ),
         limit=p["limit"],
         offset=p["offset"],
+        total_at_most=history_resolvers.TOTAL_COUNT_LIMIT,
     )
     views = await view_resolvers.view_tasks(call.ctx, page.tasks)
     data = HistoryPage(
         tasks=[TaskJson.of(v) for v in views],
         total=page.total or 0,
+        total_exact=page.total_exact,
         limit=p["limit"],
         offset=p["offset"],
     )

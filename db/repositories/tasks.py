@@ -88,10 +88,17 @@ async def list_tasks_page(
     return result.scalars().all()
 
 
-async def count_tasks(session: AsyncSession, query_filter: TaskFilter) -> int:
-    result = await session.execute(
-        select(func.count()).select_from(Task).where(_filtered(query_filter))
-    )
+async def count_tasks(
+    session: AsyncSession, query_filter: TaskFilter, *, at_most: int | None = None
+) -> int:
+    """How many tasks match; with `at_most`, counting stops after at_most + 1 of them
+    (a bounded index scan, however many tasks the user has)."""
+    if at_most is None:
+        counted = select(func.count()).select_from(Task).where(_filtered(query_filter))
+    else:
+        matching = select(Task.id).where(_filtered(query_filter)).limit(at_most + 1).subquery()
+        counted = select(func.count()).select_from(matching)
+    result = await session.execute(counted)
     return int(result.scalar_one())
 
 

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from resolvers import history as history_resolvers
 from tests.support.live import LiveServer
 
 PAGE = """query { tasks(first: 20) { edges { node {
@@ -105,3 +107,31 @@ async def test_a_task_read_issues_a_fixed_number_of_statements(make_server: Any)
         assert counts == [counts[0]] * 3
         # the task row, its steps, its approvals, its queue position
         assert counts[0] == 4
+
+
+async def test_rest_history_counts_only_when_the_page_cannot_tell_and_bounded(
+    make_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_resolvers, "TOTAL_COUNT_LIMIT", 3)
+    async with make_server(run_engine=False) as server, client_for(server, "historian") as user:
+        for index in range(5):
+            await graphql(user, SUBMIT, input={"task": f"t{index}", "context": plan(1)})
+
+        async def page(query: str) -> tuple[dict[str, Any], list[str]]:
+            with counting(server) as seen:
+                response = await user.get(f"/api/agent/history{query}")
+            assert response.status_code == 200, response.text
+            return dict(response.json()["data"]), [s for s in seen if "count(" in s.lower()]
+
+        # a last page tells its own total: no count runs
+        last, counts = await page("?limit=10")
+        assert (last["total"], last["totalExact"], counts) == (5, True, [])
+        offset_last, counts = await page("?limit=2&offset=4")
+        assert (offset_last["total"], offset_last["totalExact"], counts) == (5, True, [])
+        # a full page counts, but stops at the bound and says so
+        full, counts = await page("?limit=2")
+        assert len(counts) == 1
+        assert (full["total"], full["totalExact"]) == (3, False)
+        # past the end, the count is what answers
+        beyond, counts = await page("?limit=2&offset=50")
+        assert (beyond["total"], beyond["totalExact"], len(counts)) == (3, False, 1)
