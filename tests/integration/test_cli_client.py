@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tests.support.clients import fail, note, steps
 from tests.support.live import LiveServer
 
 AGENTWIRE = Path(sys.executable).parent / "agentwire"
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 async def run_cli(
@@ -210,3 +212,25 @@ def run_on_terminal(command: list[str], *, answer_after: str, answer: str) -> st
         os.close(main)
     assert answered, screen.decode(errors="replace")
     return screen.decode(errors="replace")
+
+
+async def test_the_readme_command_line_examples_run(server: LiveServer) -> None:
+    block = README.split("## From the command line", 1)[1].split("```sh\n", 1)[1].split("```")[0]
+    commands = [shlex.split(line.split("#")[0]) for line in block.splitlines()[1:] if line.strip()]
+    assert [c[:2] for c in commands] == [
+        [".venv/bin/agentwire", "submit"],
+        [".venv/bin/agentwire", "watch"],
+        [".venv/bin/agentwire", "history"],
+    ]
+    token = server.token()
+    url = ["--url", server.http_url]
+    code, lines, err = await run_cli(*commands[0][1:], *url, token=token)
+    assert code == 0, err
+    assert lines[-1].endswith(" COMPLETED")
+    task_id = lines[0]
+    watch = [task_id if part == "TASK_ID" else part for part in commands[1][1:]]
+    code, lines, err = await run_cli(*watch, *url, token=token)
+    # the task has finished: its SNAPSHOT is the whole story
+    assert (code, len(lines)) == (0, 1) and lines[0].split()[1] == "SNAPSHOT", err
+    code, lines, err = await run_cli(*commands[2][1:], *url, token=token)
+    assert (code, lines) == (0, ["ID\tSTATUS\tCREATED\tTASK"]), err

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -116,10 +117,24 @@ async def test_approve_with_edited_parameters_then_events_and_undo_plan(server: 
     await asyncio.to_thread(scenario)
 
 
-@pytest.mark.asyncio
-async def test_the_readme_quick_start_runs_as_pasted(server: LiveServer) -> None:
+def readme_snippets() -> list[tuple[str, str]]:
+    """Each ```python block of the README with the output the text after it promises."""
     readme = (ROOT / "clients" / "python" / "README.md").read_text()
-    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    found = re.findall(r"```python\n(.*?)```\n\n(?:It prints|It ends with) `([^`]*)`", readme, re.S)
+    assert len(found) == readme.count("```python"), "every snippet says what it prints"
+    return found
+
+
+def test_the_readme_has_a_sync_and_an_async_quick_start() -> None:
+    snippets = [code for code, _ in readme_snippets()]
+    assert len(snippets) == 2
+    assert "Client(" in snippets[0] and "AsyncClient(" in snippets[1]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("index", [0, 1])
+async def test_the_readme_quick_starts_run_as_pasted(server: LiveServer, index: int) -> None:
+    snippet, promised = readme_snippets()[index]
     env = {**os.environ, "AGENTWIRE_URL": server.http_url, "AGENTWIRE_TOKEN": server.token()}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -131,7 +146,15 @@ async def test_the_readme_quick_start_runs_as_pasted(server: LiveServer) -> None
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, stderr.decode()
-    assert stdout.decode() == "COMPLETED COMPLETED\n"
+    lines = stdout.decode().splitlines()
+    assert lines[-1] == promised
+    if index == 0:
+        # a line per event, each seq once, in order, with the approval answered in between
+        seqs = [int(line.split()[0]) for line in lines[:-1]]
+        assert seqs == sorted(set(seqs))
+        types = [line.split()[1] for line in lines[:-1]]
+        assert types[0] == "SNAPSHOT" and types[-1] == "COMPLETED"
+        assert "APPROVAL_RESOLVED" in types
 
 
 @pytest.mark.asyncio
