@@ -196,6 +196,9 @@ class Task(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # Input sent to the task (`sendInput`), oldest first: `[{id, input, sentBy, sentAt}]`.
     inputs: Mapped[list[Any] | None] = mapped_column(JsonValue)
+    # The roles named by its steps' approval policies: people holding one may read the task
+    # (and decide its approvals), nothing more (docs/approvals.md).
+    reviewer_roles: Mapped[list[Any] | None] = mapped_column(JsonValue)
     # `immediate` (stop at the next checkpoint) or `after_step` (finish the running step).
     cancel_mode: Mapped[str | None] = mapped_column(String(16))
     lease_owner: Mapped[str | None] = mapped_column(String(128))
@@ -224,6 +227,8 @@ class TaskStep(Base):
     action: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # `{required, roles, allowSelf}` when the step declared an approval policy.
+    approval_policy: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
     reversibility: Mapped[Reversibility] = mapped_column(
         Vocabulary(Reversibility), default=Reversibility.REVERSIBLE
     )
@@ -277,6 +282,26 @@ class ApprovalRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A worker's own key for the request: a repeat with it returns this request.
     dedupe_key: Mapped[str | None] = mapped_column(String(255))
+    # The policy it was opened under (`{required, roles, allowSelf}`); None is the default one.
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+
+
+class ApprovalDecision(Base):
+    """One person's answer to an approval request; a request may need several."""
+
+    __tablename__ = "approval_decisions"
+    __table_args__ = (Index("ux_approval_decisions_by", "approval_id", "decided_by", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    approval_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("approval_requests.id", ondelete="CASCADE")
+    )
+    decided_by: Mapped[str] = mapped_column(String(255))
+    decision: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    parameters_before: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    parameters_after: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TaskEvent(Base):

@@ -115,6 +115,8 @@ class EventType(StrEnum):
     ERROR = "error"
     APPROVAL_REQUEST = "approval_request"
     APPROVAL_RESOLVED = "approval_resolved"
+    # One person's answer to a request that needs more than one; it stays pending.
+    APPROVAL_DECISION = "approval_decision"
     APPROVAL_TIMEOUT = "approval_timeout"
     COMPLETED = "completed"
     CANCELLED = "cancelled"

@@ -14,10 +14,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from domain.vocabulary import Reversibility
+from engine.approval_policy import parse_approval_policy
 from engine.executor import PlanError, StepSpec
 
 MAX_STEPS = 100
-STEP_KEYS = {"name", "action", "params", "requiresApproval", "description"}
+STEP_KEYS = {"name", "action", "params", "requiresApproval", "approval", "description"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,15 @@ def parse_step(raw: Any, actions: Mapping[str, ActionSpec], *, where: str) -> St
         raise PlanError(
             f"{where}.requiresApproval must be true or false", field=f"{where}.requiresApproval"
         )
+    approval = None
+    if raw.get("approval") is not None:
+        if raw.get("requiresApproval") is False:
+            raise PlanError(
+                f"{where}.approval needs requiresApproval: true (or leave it out)",
+                field=f"{where}.requiresApproval",
+            )
+        approval = parse_approval_policy(raw["approval"], where=f"{where}.approval")
+        requires_approval = True
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise PlanError(f"{where}.description must be a string", field=f"{where}.description")
@@ -123,6 +133,7 @@ def parse_step(raw: Any, actions: Mapping[str, ActionSpec], *, where: str) -> St
         requires_approval=requires_approval,
         description=description,
         reversibility=action.reversibility,
+        approval=approval,
     )
 
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from domain.vocabulary import ApprovalStatus, Reversibility
 
-if TYPE_CHECKING:  # engine.actions imports this module
+if TYPE_CHECKING:  # engine.actions and engine.approval_policy import this module
     from engine.actions import ActionSpec
+    from engine.approval_policy import ApprovalPolicy
 
 
 class PlanError(ValueError):
@@ -38,6 +39,8 @@ class StepSpec:
     requires_approval: bool = False
     description: str | None = None
     reversibility: Reversibility = Reversibility.REVERSIBLE
+    # Who decides its approval and how many must agree; None: the owner or an admin, once.
+    approval: ApprovalPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)

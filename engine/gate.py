@@ -74,6 +74,7 @@ class ApprovalGate:
                 created_at=utcnow(),
                 on_timeout=str(tx.task.context.get("onApprovalTimeout", "reject")),
                 expires_at=utcnow() + timedelta(seconds=self._approval_timeout(tx)),
+                policy=step.approval_policy,
             )
             tx.session.add(approval)
             step.status = StepStatus.AWAITING_APPROVAL

@@ -1,4 +1,9 @@
-"""Who may see a task: its owner and admins. Anyone else is told it does not exist."""
+"""Who may see a task and who may change it.
+
+The owner and admins see and change their tasks. A person holding a role that one of the
+task's approval policies names (a reviewer) sees the task read-only, so that they can
+decide its approvals (docs/approvals.md); anyone else is told it does not exist.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from db.models import Task
 from db.repositories import tasks as task_queries
 from resolvers.audit import record_denied
 from resolvers.context import RequestContext
-from resolvers.errors import NotFoundError
+from resolvers.errors import ForbiddenError, NotFoundError
 
 
 def not_found(task_id: uuid.UUID | str) -> NotFoundError:
@@ -24,11 +29,36 @@ def hidden(ctx: RequestContext, task_id: uuid.UUID, *, action: str) -> NotFoundE
     return not_found(task_id)
 
 
+def owns(ctx: RequestContext, task: Task) -> bool:
+    return task.user_id == ctx.principal.user_id or ctx.principal.is_admin
+
+
+def reviews(ctx: RequestContext, task: Task) -> bool:
+    """The caller holds a role one of the task's approval policies names."""
+    roles = task.reviewer_roles
+    return bool(roles) and not set(ctx.principal.roles).isdisjoint(roles or ())
+
+
 def visible(ctx: RequestContext, task: Task | None) -> bool:
     # Every task read passes here: name the task for the request's log lines.
     if task is not None:
         note_task(task.id)
-    return task is not None and (task.user_id == ctx.principal.user_id or ctx.principal.is_admin)
+    return task is not None and (owns(ctx, task) or reviews(ctx, task))
+
+
+def require_owner(ctx: RequestContext, task: Task, *, action: str) -> None:
+    """A change other than an approval decision: only the owner or an admin. A reviewer is
+    told the task is read-only for them; anyone else that it does not exist."""
+    if owns(ctx, task):
+        note_task(task.id)
+        return
+    if visible(ctx, task):
+        record_denied(ctx, action=action, target=f"task:{task.id}", reason="reviewer only")
+        raise ForbiddenError(
+            f"task {task.id} is read-only for you: you may only decide its approvals",
+            hint="ask the task's owner or an admin",
+        )
+    raise hidden(ctx, task.id, action=action)
 
 
 async def load_visible_task(ctx: RequestContext, task_id: uuid.UUID) -> Task:

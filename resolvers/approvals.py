@@ -8,16 +8,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ApprovalRequest, Task, utcnow
+from db.models import ApprovalDecision, ApprovalRequest, Task, utcnow
+from db.repositories.approvals import decisions_by_approval_ids, inbox_page
 from db.repositories.audit import record_audit
-from db.repositories.steps import approvals_for_user, get_approval, get_step
+from db.repositories.steps import get_approval, get_step
 from domain.vocabulary import ApprovalStatus, TaskStatus, parse_word
-from engine.approvals import Decision, record_decision
+from engine.approval_policy import ApprovalPolicy
+from engine.approval_votes import answer_approval
 from engine.journal import TaskMissingError
 from resolvers.access import hidden, not_found, visible
+from resolvers.audit import record_denied
 from resolvers.context import RequestContext
-from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
+from resolvers.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
 from resolvers.executors import check_modified_parameters
+from resolvers.history import MAX_PAGE, decode_cursor
 from resolvers.limits import authorize
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
 
@@ -71,26 +75,29 @@ async def approve_step(
                     f"task {task_id} is {tx.task.status}, not waiting for approval {approval.id}",
                     hint="read the task for its current state; only a waiting task can be answered",
                 )
+            earlier = (await decisions_by_approval_ids(tx.session, [approval.id]))[0]
+            check_may_decide(ctx, tx.task, approval, earlier)
             if modified is not None:
                 await check_step_parameters(ctx, tx.session, tx.task, approval, modified)
             approval.batch_id = batch_id
-            status: Decision = (
+            outcome = await answer_approval(
+                tx,
+                approval,
+                decided_by=ctx.principal.actor,
+                approved=answer.approved,
+                message=message,
+                modified=modified,
+                earlier=earlier,
+            )
+            decision = (
                 ApprovalStatus.REJECTED
                 if not answer.approved
                 else (ApprovalStatus.MODIFIED if modified is not None else ApprovalStatus.APPROVED)
             )
-            await record_decision(
-                tx,
-                approval,
-                status=status,
-                decided_by=ctx.principal.actor,
-                message=message,
-                modified_parameters=modified,
-            )
             record_audit(
                 tx.session,
                 actor=ctx.principal.actor,
-                action=f"approval.{status}",
+                action=f"approval.{decision}",
                 target=f"task:{task_id}",
                 details={
                     "approvalId": str(approval.id),
@@ -98,6 +105,7 @@ async def approve_step(
                     "message": message,
                     "modifiedParameters": modified,
                     "batchId": str(batch_id) if batch_id else None,
+                    "requestStatus": outcome,
                 },
                 request_id=ctx.request_id,
             )
@@ -123,6 +131,31 @@ async def check_step_parameters(
         )
 
 
+def check_may_decide(
+    ctx: RequestContext,
+    task: Task,
+    approval: ApprovalRequest,
+    earlier: list[ApprovalDecision],
+) -> None:
+    """The request's policy lets this person decide, and they have not decided it yet."""
+    refusal = ApprovalPolicy.from_json(approval.policy).refusal(
+        user_id=ctx.principal.user_id, roles=ctx.principal.roles, owner_id=task.user_id
+    )
+    if refusal is not None:
+        record_denied(
+            ctx, action="approval.decide", target=f"task:{task.id}", reason="not eligible"
+        )
+        raise ForbiddenError(
+            f"you may not decide approval {approval.id}: {refusal}",
+            hint="ask a person the step's approval policy names",
+        )
+    if any(d.decided_by == ctx.principal.actor for d in earlier):
+        raise ConflictError(
+            f"you already decided approval {approval.id}",
+            hint="each person decides a request once; it waits for the others",
+        )
+
+
 def check_pending(approval: ApprovalRequest) -> None:
     if approval.status != ApprovalStatus.PENDING:
         raise ConflictError(
@@ -136,15 +169,43 @@ def check_pending(approval: ApprovalRequest) -> None:
         )
 
 
-async def list_approvals(ctx: RequestContext, *, status: str | None) -> list[ApprovalRequest]:
+def approval_policy_of(approval: ApprovalRequest) -> ApprovalPolicy:
+    return ApprovalPolicy.from_json(approval.policy)
+
+
+def remaining_seconds(approval: ApprovalRequest) -> float | None:
+    if approval.status != ApprovalStatus.PENDING:
+        return None
+    return max(0.0, (approval.expires_at - utcnow()).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    approvals: list[ApprovalRequest]
+    has_next: bool
+
+
+async def approval_inbox(
+    ctx: RequestContext, *, status: str | None, first: int = 20, after: str | None = None
+) -> InboxPage:
+    """Newest first: the requests of the caller's tasks and of tasks whose approval policies
+    name one of the caller's roles (every request for an admin)."""
     await authorize(ctx, "tasks:read")
     wanted = parse_word(ApprovalStatus, status)
     if status is not None and wanted is None:
         raise ValidationFailedError(
             f"status must be one of {', '.join(ApprovalStatus)}", field="status"
         )
+    if not 1 <= first <= MAX_PAGE:
+        raise ValidationFailedError(f"first must be between 1 and {MAX_PAGE}", field="first")
+    before = decode_cursor(after) if after else None
     async with ctx.sessions() as session:
-        rows = await approvals_for_user(
-            session, None if ctx.principal.is_admin else ctx.principal.user_id, status=wanted
+        rows = await inbox_page(
+            session,
+            user_id=None if ctx.principal.is_admin else ctx.principal.user_id,
+            roles=ctx.principal.roles,
+            status=wanted,
+            before=before,
+            limit=first + 1,
         )
-    return list(rows)
+    return InboxPage(approvals=list(rows[:first]), has_next=len(rows) > first)

@@ -6,6 +6,7 @@ import base64
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from db.models import Task
 from db.repositories import tasks as task_queries
@@ -39,8 +40,18 @@ class TaskPage:
     total_exact: bool = True
 
 
-def encode_cursor(task: Task) -> str:
-    raw = f"{task.created_at.isoformat()}|{task.id}"
+class Positioned(Protocol):
+    """A row paged newest first by (created_at, id): a task, an approval request."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def encode_cursor(row: Positioned) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 

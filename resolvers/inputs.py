@@ -14,7 +14,7 @@ from db.repositories.steps import approvals_by_task_ids
 from domain.vocabulary import ApprovalStatus, EventType, TaskStatus
 from engine.approvals import record_decision
 from engine.journal import TaskMissingError
-from resolvers.access import hidden, not_found, visible
+from resolvers.access import not_found, require_owner
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, ValidationFailedError
 from resolvers.limits import authorize
@@ -36,8 +36,7 @@ async def send_input(
     rejected: list[uuid.UUID] = []
     try:
         async with ctx.engine.transaction(task_id) as tx:
-            if not visible(ctx, tx.task):
-                raise hidden(ctx, task_id, action="task.input")
+            require_owner(ctx, tx.task, action="task.input")
             if tx.task.status not in TaskStatus.OPEN:
                 raise ConflictError(
                     f"the task is {tx.task.status}; input goes only to an unfinished task",

@@ -9,16 +9,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from db.engine import write_session
-from db.models import Task, TaskStep
+from db.models import Task
 from db.repositories import tasks as task_queries
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids
-from domain.vocabulary import EventType, OnTimeout, StepStatus, TaskStatus, parse_word
+from domain.vocabulary import EventType, OnTimeout, TaskStatus, parse_word
 from engine.actions import parse_steps
 from engine.approvals import ON_REJECT_VALUES, cancel_everything
 from engine.executor import PlanError, StepSpec
 from engine.journal import TaskMissingError, TaskTransaction
-from resolvers.access import hidden, load_visible_task, not_found, visible
+from engine.plan_rows import step_rows
+from resolvers.access import load_visible_task, not_found, require_owner
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
 from resolvers.executors import actions_of, executor_name_of
@@ -150,21 +151,7 @@ async def submit_task(ctx: RequestContext, *, data: SubmitTaskInput) -> Submitte
         async with write_session(ctx.sessions) as session:
             session.add(task)
             await session.flush()
-            for position, spec in enumerate(plan):
-                session.add(
-                    TaskStep(
-                        task_id=task.id,
-                        position=position,
-                        name=spec.name,
-                        description=spec.description,
-                        action=spec.action,
-                        params=spec.params,
-                        requires_approval=spec.requires_approval,
-                        reversibility=spec.reversibility,
-                        status=StepStatus.PENDING,
-                        progress=0.0,
-                    )
-                )
+            session.add_all(step_rows(task, plan))
             tx = TaskTransaction(session, task)
             tx.emit(
                 EventType.STATUS_CHANGE,
@@ -218,8 +205,7 @@ async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID, mode: str = "i
         raise ValidationFailedError("mode must be 'immediate' or 'after_step'", field="mode")
     try:
         async with ctx.engine.transaction(task_id) as tx:
-            if not visible(ctx, tx.task):
-                raise hidden(ctx, task_id, action="task.cancel")
+            require_owner(ctx, tx.task, action="task.cancel")
             status = tx.task.status
             if status in TaskStatus.FINISHED:
                 raise ConflictError(

@@ -10,7 +10,7 @@ from db.repositories.audit import record_audit
 from db.repositories.steps import steps_of_task
 from engine.journal import TaskMissingError
 from engine.rollback import UndoFailedError, UndoRefusedError, plan_undo, reserve_undo, run_undo
-from resolvers.access import hidden, load_visible_task, not_found, visible
+from resolvers.access import load_visible_task, not_found, require_owner
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError
 from resolvers.limits import authorize
@@ -21,8 +21,7 @@ async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UU
     await authorize(ctx, "tasks:write")
     try:
         async with ctx.engine.transaction(task_id) as tx:
-            if not visible(ctx, tx.task):
-                raise hidden(ctx, task_id, action="task.undo")
+            require_owner(ctx, tx.task, action="task.undo")
             steps = await steps_of_task(tx.session, task_id)
             try:
                 plan = plan_undo(

@@ -35,6 +35,7 @@ from engine.executor import PlanError
 from engine.gate import park
 from engine.journal import TaskMissingError
 from engine.leases import LeasedWrite, LeaseLostError, claim_for_worker, end_lease, leased_write
+from engine.plan_rows import step_rows
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
 from resolvers.executors import DEFAULT_EXECUTOR, actions_of, require_worker
@@ -480,23 +481,8 @@ async def extend_plan(
             specs = parse_steps(steps, actions, where="steps")
         except PlanError as error:
             raise ValidationFailedError(str(error), field=error.field or "steps") from error
-        added = []
-        for offset, spec in enumerate(specs):
-            row = TaskStep(
-                id=uuid.uuid4(),
-                task_id=task_id,
-                position=len(existing) + offset,
-                name=spec.name,
-                description=spec.description,
-                action=spec.action,
-                params=spec.params,
-                requires_approval=spec.requires_approval,
-                reversibility=spec.reversibility,
-                status=StepStatus.PENDING,
-                progress=0.0,
-            )
-            tx.session.add(row)
-            added.append(row)
+        added = step_rows(tx.task, specs, first_position=len(existing))
+        tx.session.add_all(added)
         await tx.session.flush()
         tx.log(f"the worker planned {len(added)} step(s)")
         return Ack(True, sequence, {"steps": [step_snapshot(s) for s in [*existing, *added]]})
@@ -559,6 +545,7 @@ async def request_approval(
             on_timeout=str(on_timeout or tx.task.context.get("onApprovalTimeout", "reject")),
             expires_at=utcnow() + timedelta(seconds=timeout),
             dedupe_key=key,
+            policy=step.approval_policy,
         )
         tx.session.add(approval)
         step.status = StepStatus.AWAITING_APPROVAL

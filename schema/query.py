@@ -19,7 +19,17 @@ from schema.audit import AuditEntry
 from schema.context import Info
 from schema.events import TaskEvent
 from schema.scalars import ApprovalStatus, TaskStatus
-from schema.types import ApprovalRequest, PageInfo, Task, TaskConnection, TaskEdge, UndoPlan, User
+from schema.types import (
+    ApprovalConnection,
+    ApprovalEdge,
+    ApprovalRequest,
+    PageInfo,
+    Task,
+    TaskConnection,
+    TaskEdge,
+    UndoPlan,
+    User,
+)
 
 
 def _selects(info: Info, name: str) -> bool:
@@ -90,14 +100,33 @@ class Query:
         )
         return [TaskEvent.from_event(e) for e in events]
 
-    @strawberry.field(description="Approval requests of your tasks, newest first.")
+    @strawberry.field(
+        description="Your approval inbox, newest first: the requests of your tasks and of the "
+        "tasks whose approval policies name one of your roles (every request for an admin)."
+    )
     async def approvals(
-        self, info: Info, status: ApprovalStatus | None = None
-    ) -> list[ApprovalRequest]:
-        rows = await approval_resolvers.list_approvals(
-            info.context.resolver_context(), status=status.value if status else None
+        self,
+        info: Info,
+        status: ApprovalStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> ApprovalConnection:
+        page = await approval_resolvers.approval_inbox(
+            info.context.resolver_context(),
+            status=status.value if status else None,
+            first=first,
+            after=after,
         )
-        return [ApprovalRequest.from_model(r) for r in rows]
+        edges = [
+            ApprovalEdge(cursor=history.encode_cursor(a), node=ApprovalRequest.from_model(a))
+            for a in page.approvals
+        ]
+        return ApprovalConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
 
     @strawberry.field(
         description="The audit log of a task, oldest first: approvals and their decisions, "

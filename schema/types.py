@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from db import models
 from resolvers import progress
+from resolvers.approvals import approval_policy_of, remaining_seconds
 from resolvers.progress import QueueInfo
 from resolvers.undo import UndoPreview
 from resolvers.users import Me
@@ -81,30 +82,67 @@ class TaskLog:
         )
 
 
+@strawberry.type(description="One person's answer to an approval request (or its expiry).")
+class ApprovalDecision:
+    by: str = strawberry.field(
+        description="Who: `user:<subject>` (as in the audit log), or `system:timeout`."
+    )
+    decision: ApprovalStatus = strawberry.field(
+        description="APPROVED, MODIFIED (approved with changed parameters), REJECTED or EXPIRED."
+    )
+    message: str | None = strawberry.field(description="Their message.")
+    parameters_before: JSON | None = strawberry.field(description="The parameters they saw.")
+    parameters_after: JSON | None = strawberry.field(description="The parameters they left.")
+    at: datetime = strawberry.field(description="When.")
+
+    @classmethod
+    def from_model(cls, row: models.ApprovalDecision) -> ApprovalDecision:
+        return cls(
+            by=row.decided_by,
+            decision=ApprovalStatus(row.decision),
+            message=row.message,
+            parameters_before=optional_json(row.parameters_before),
+            parameters_after=optional_json(row.parameters_after),
+            at=row.decided_at,
+        )
+
+
 @strawberry.type(description="A request for a person to approve a step before it runs.")
 class ApprovalRequest:
     id: strawberry.ID = strawberry.field(description="The approval id, used to answer it.")
     task_id: strawberry.ID = strawberry.field(description="The task it belongs to.")
     step_id: strawberry.ID = strawberry.field(description="The step it gates.")
-    status: ApprovalStatus = strawberry.field(description="Pending until answered or expired.")
+    status: ApprovalStatus = strawberry.field(
+        description="PENDING until decided; APPROVED, MODIFIED, REJECTED; EXPIRED when nobody "
+        "decided in time (whatever its onTimeout applied); CANCELLED when the task ended first."
+    )
     prompt: str = strawberry.field(description="What the person is asked.")
     parameters: JSON = strawberry.field(description="The parameters the step would run with.")
     modified_parameters: JSON | None = strawberry.field(
-        description="The parameters the approver changed them to, if any."
+        description="The parameters the approvers changed them to, if any."
     )
     on_timeout: str = strawberry.field(
         description="What happens at expiry: reject, cancel or approve."
     )
     decided_by: str | None = strawberry.field(
-        description="Who answered: `user:<subject>` (as in the audit log), or `system:timeout`."
+        description="Who settled it: `user:<subject>` (as in the audit log), or `system:timeout`."
     )
-    decision_message: str | None = strawberry.field(description="The approver's message.")
+    decision_message: str | None = strawberry.field(description="The deciding message.")
     created_at: datetime = strawberry.field(description="When it was asked.")
     expires_at: datetime = strawberry.field(description="When it expires unanswered.")
-    decided_at: datetime | None = strawberry.field(description="When it was answered.")
+    decided_at: datetime | None = strawberry.field(description="When it was settled.")
+    required: int = strawberry.field(
+        description="How many distinct people must approve it (1 to 10)."
+    )
+    roles: list[str] = strawberry.field(
+        description="Roles whose holders may decide; empty: the task's owner and admins."
+    )
+    allow_self: bool = strawberry.field(description="Whether the task's owner may decide it.")
+    model: strawberry.Private[models.ApprovalRequest]
 
     @classmethod
     def from_model(cls, row: models.ApprovalRequest) -> ApprovalRequest:
+        policy = approval_policy_of(row)
         return cls(
             id=strawberry.ID(str(row.id)),
             task_id=strawberry.ID(str(row.task_id)),
@@ -119,7 +157,42 @@ class ApprovalRequest:
             created_at=row.created_at,
             expires_at=row.expires_at,
             decided_at=row.decided_at,
+            required=policy.required,
+            roles=list(policy.roles),
+            allow_self=policy.allow_self,
+            model=row,
         )
+
+    @strawberry.field(description="Every answer so far, oldest first.")
+    async def decisions(self, info: Info) -> list[ApprovalDecision]:
+        rows = await info.context.loaders.decisions_by_approval_id.load(self.model.id)
+        return [ApprovalDecision.from_model(r) for r in rows]
+
+    @strawberry.field(description="The task it belongs to (read-only for a reviewer).")
+    async def task(self, info: Info) -> Task | None:
+        row = await info.context.loaders.task_by_id.load(self.model.task_id)
+        return Task.from_model(row) if row is not None else None
+
+    @strawberry.field(description="The step it gates.")
+    async def step(self, info: Info) -> Step | None:
+        row = await info.context.loaders.step_by_id.load(self.model.step_id)
+        return Step.from_model(row) if row is not None else None
+
+    @strawberry.field(description="Seconds left before it expires; null once settled.")
+    def remaining_seconds(self) -> float | None:
+        return remaining_seconds(self.model)
+
+
+@strawberry.type(description="An approval request and its cursor.")
+class ApprovalEdge:
+    cursor: str = strawberry.field(description="Opaque position of this request.")
+    node: ApprovalRequest = strawberry.field(description="The request.")
+
+
+@strawberry.type(description="A page of approval requests, newest first.")
+class ApprovalConnection:
+    edges: list[ApprovalEdge] = strawberry.field(description="The requests of this page.")
+    page_info: PageInfo = strawberry.field(description="How to get the next page.")
 
 
 @strawberry.type(description="An agent task and everything known about its run.")

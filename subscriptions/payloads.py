@@ -36,4 +36,6 @@ def approval_snapshot(approval: ApprovalRequest) -> dict[str, Any]:
         "decidedBy": approval.decided_by,
         "decidedAt": iso(approval.decided_at),
         "message": approval.decision_message,
+        # `{required, roles, allowSelf}`; null: the owner or an admin decides, alone.
+        "policy": approval.policy,
     }

@@ -118,19 +118,3 @@ async def granted_approval_exists(session: AsyncSession, step_id: uuid.UUID) -> 
         .limit(1)
     )
     return result.first() is not None
-
-
-async def approvals_for_user(
-    session: AsyncSession,
-    user_id: uuid.UUID | None,
-    *,
-    status: ApprovalStatus | None,
-    limit: int = 200,
-) -> Sequence[ApprovalRequest]:
-    query = select(ApprovalRequest).join(Task, Task.id == ApprovalRequest.task_id)
-    if user_id is not None:
-        query = query.where(Task.user_id == user_id)
-    if status is not None:
-        query = query.where(ApprovalRequest.status == status)
-    result = await session.execute(query.order_by(ApprovalRequest.created_at.desc()).limit(limit))
-    return result.scalars().all()

@@ -39,7 +39,8 @@ export interface AgentwireClient {
   undoPlan(taskId: string, stepId?: string | null): Promise<G.UndoPlanResult['undoPlan']>;
   cancelTask(taskId: string): Promise<G.CancelTaskResult['cancelTask']>;
   taskEvents(taskId: string, options?: { after?: number; limit?: number }): Promise<G.TaskEventsResult['taskEvents']>;
-  approvals(status?: G.ApprovalStatus | null): Promise<G.ApprovalsResult['approvals']>;
+  /** The approval inbox, newest first: your tasks' requests and those your roles may decide. */
+  approvals(variables?: G.ApprovalsVariables): Promise<G.ApprovalsResult['approvals']>;
   me(): Promise<G.MeResult['me']>;
   /** Live state of one task: SNAPSHOT then deltas, resumed across reconnects and page refreshes. */
   watch(taskId: string): TaskWatch;
@@ -89,7 +90,7 @@ export function createClient(options: ClientOptions): AgentwireClient {
     cancelTask: async (taskId) => (await call<G.CancelTaskResult>(G.CancelTaskDocument, { taskId })).cancelTask,
     taskEvents: async (taskId, { after = 0, limit = 100 } = {}) =>
       (await call<G.TaskEventsResult>(G.TaskEventsDocument, { taskId, after, limit })).taskEvents,
-    approvals: async (status = null) => (await call<G.ApprovalsResult>(G.ApprovalsDocument, { status })).approvals,
+    approvals: async (variables = {}) => (await call<G.ApprovalsResult>(G.ApprovalsDocument, variables)).approvals,
     me: async () => (await call<G.MeResult>(G.MeDocument, {})).me,
     watch(taskId) {
       const wait = options.pollWaitSeconds ?? 25;

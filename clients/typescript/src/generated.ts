@@ -79,7 +79,7 @@ export interface SubmitTaskInput {
   idempotencyKey?: string | null;
 }
 
-export type TaskEventType = 'STATUS_CHANGE' | 'STEP_START' | 'STEP_PROGRESS' | 'STEP_COMPLETE' | 'ERROR' | 'APPROVAL_REQUEST' | 'APPROVAL_RESOLVED' | 'APPROVAL_TIMEOUT' | 'COMPLETED' | 'CANCELLED' | 'QUEUE_UPDATE' | 'STEP_ROLLED_BACK' | 'UNDO_START' | 'UNDO_COMPLETE' | 'SNAPSHOT' | 'LAGGED' | 'INPUT';
+export type TaskEventType = 'STATUS_CHANGE' | 'STEP_START' | 'STEP_PROGRESS' | 'STEP_COMPLETE' | 'ERROR' | 'APPROVAL_REQUEST' | 'APPROVAL_RESOLVED' | 'APPROVAL_DECISION' | 'APPROVAL_TIMEOUT' | 'COMPLETED' | 'CANCELLED' | 'QUEUE_UPDATE' | 'STEP_ROLLED_BACK' | 'UNDO_START' | 'UNDO_COMPLETE' | 'SNAPSHOT' | 'LAGGED' | 'INPUT';
 
 export type TaskStatus = 'PENDING' | 'RUNNING' | 'AWAITING_APPROVAL' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'ROLLED_BACK';
 
@@ -198,21 +198,59 @@ export type TaskFields = {
   }>;
 };
 
-export const ApprovalsDocument = "query Approvals($status: ApprovalStatus) {\n  approvals(status: $status) {\n    id\n    taskId\n    stepId\n    status\n    prompt\n    decidedBy\n  }\n}";
+export const ApprovalsDocument = "query Approvals($status: ApprovalStatus, $first: Int = 20, $after: String) {\n  approvals(status: $status, first: $first, after: $after) {\n    edges {\n      cursor\n      node {\n        id\n        taskId\n        stepId\n        status\n        prompt\n        parameters\n        modifiedParameters\n        decidedBy\n        required\n        roles\n        allowSelf\n        expiresAt\n        remainingSeconds\n        decisions {\n          by\n          decision\n          message\n          parametersBefore\n          parametersAfter\n          at\n        }\n        task {\n          id\n          task\n          status\n        }\n        step {\n          id\n          name\n          action\n          params\n          status\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}";
 
 export interface ApprovalsVariables {
   status?: ApprovalStatus | null;
+  first?: number | null;
+  after?: string | null;
 }
 
 export type ApprovalsResult = {
-  approvals: Array<{
-    id: string;
-    taskId: string;
-    stepId: string;
-    status: ApprovalStatus;
-    prompt: string;
-    decidedBy: string | null;
-  }>;
+  approvals: {
+    edges: Array<{
+      cursor: string;
+      node: {
+        id: string;
+        taskId: string;
+        stepId: string;
+        status: ApprovalStatus;
+        prompt: string;
+        parameters: JsonValue;
+        modifiedParameters: JsonValue | null;
+        decidedBy: string | null;
+        required: number;
+        roles: Array<string>;
+        allowSelf: boolean;
+        expiresAt: string;
+        remainingSeconds: number | null;
+        decisions: Array<{
+          by: string;
+          decision: ApprovalStatus;
+          message: string | null;
+          parametersBefore: JsonValue | null;
+          parametersAfter: JsonValue | null;
+          at: string;
+        }>;
+        task: {
+          id: string;
+          task: string;
+          status: TaskStatus;
+        } | null;
+        step: {
+          id: string;
+          name: string;
+          action: string;
+          params: JsonValue;
+          status: StepStatus;
+        } | null;
+      };
+    }>;
+    pageInfo: {
+      hasNextPage: boolean;
+      endCursor: string | null;
+    };
+  };
 };
 
 export const ApproveDocument = "mutation Approve($input: ApproveInput!) {\n  approve(input: $input) {\n    ...TaskFields\n  }\n}\n\nfragment TaskFields on Task {\n  id\n  task\n  status\n  priority\n  conversationId\n  context\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  estimatedWaitTime\n  progress\n  artifacts\n  result\n  error\n  lastSeq\n  currentStep {\n    id\n    name\n    status\n    progress\n  }\n  steps {\n    id\n    position\n    name\n    action\n    params\n    requiresApproval\n    reversibility\n    status\n    progress\n    result\n  }\n  approvals {\n    id\n    stepId\n    status\n    prompt\n    parameters\n    modifiedParameters\n    decidedBy\n    decisionMessage\n    expiresAt\n  }\n  pendingApproval {\n    id\n    stepId\n    prompt\n    parameters\n    expiresAt\n  }\n  logs {\n    level\n    message\n    stepId\n  }\n}";

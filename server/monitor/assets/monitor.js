@@ -570,16 +570,52 @@ fragment EventFields on TaskEvent {
     estimatedWaitTime
     resumeAfter
   }
-}`,{taskId:e,after:t,limit:n})).taskEvents,approvals:async(e=null)=>(await y(`query Approvals($status: ApprovalStatus) {
-  approvals(status: $status) {
-    id
-    taskId
-    stepId
-    status
-    prompt
-    decidedBy
+}`,{taskId:e,after:t,limit:n})).taskEvents,approvals:async(e={})=>(await y(`query Approvals($status: ApprovalStatus, $first: Int = 20, $after: String) {
+  approvals(status: $status, first: $first, after: $after) {
+    edges {
+      cursor
+      node {
+        id
+        taskId
+        stepId
+        status
+        prompt
+        parameters
+        modifiedParameters
+        decidedBy
+        required
+        roles
+        allowSelf
+        expiresAt
+        remainingSeconds
+        decisions {
+          by
+          decision
+          message
+          parametersBefore
+          parametersAfter
+          at
+        }
+        task {
+          id
+          task
+          status
+        }
+        step {
+          id
+          name
+          action
+          params
+          status
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
   }
-}`,{status:e})).approvals,me:async()=>(await y(`query Me {
+}`,e)).approvals,me:async()=>(await y(`query Me {
   me {
     id
     subject

@@ -1,0 +1,155 @@
+"""Approval policies: several approvers, roles, no self-approval, and the inbox."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from auth.tokens import issue_token
+from server.app import token_config
+from tests.support.clients import Api, GraphQLCallError, note, steps
+from tests.support.live import LiveServer
+
+
+def person(server: LiveServer, *roles: str) -> Api:
+    token = issue_token(
+        token_config(server.settings),
+        subject=f"user-{uuid.uuid4().hex[:10]}",
+        roles=list(roles),
+        ttl_seconds=3600,
+    )
+    return Api(server, token)
+
+
+def gated(policy: dict[str, Any], *, key: str = "k", value: Any = 1) -> dict[str, Any]:
+    step = note(key, value, approval=True)
+    step["approval"] = policy
+    return steps(step)
+
+
+def decide(task: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "taskId": task["id"],
+        "approvalId": task["pendingApproval"]["id"],
+        "approved": True,
+        **fields,
+    }
+
+
+async def refused(api: Api, name: str, **variables: Any) -> str | None:
+    with pytest.raises(GraphQLCallError) as error:
+        await api.call(name, **variables)
+    return error.value.code
+
+
+async def inbox(api: Api, **variables: Any) -> list[dict[str, Any]]:
+    data = await api.call("Approvals", **variables)
+    return [edge["node"] for edge in data["approvals"]["edges"]]
+
+
+async def test_two_reviewers_without_the_owner_run_the_step(server: LiveServer) -> None:
+    role = f"reviewer-{uuid.uuid4().hex[:6]}"
+    owner, first, second = person(server), person(server, role), person(server, role)
+    outsider = person(server, "someone-else")
+    policy = {"required": 2, "roles": [role], "allowSelf": False}
+    submitted = await owner.submit("two reviewers", context=gated(policy, value="original"))
+    task = await owner.wait_status(submitted["id"], "AWAITING_APPROVAL")
+
+    assert await refused(owner, "Approve", input=decide(task)) == "FORBIDDEN"
+    assert await refused(outsider, "Approve", input=decide(task)) == "NOT_FOUND"
+
+    # A reviewer sees the task (read-only) and the request in their inbox.
+    [request] = await inbox(first, status="PENDING")
+    assert request["id"] == task["pendingApproval"]["id"]
+    assert request["task"]["id"] == task["id"]
+    assert request["step"]["action"] == "note"
+    assert (request["required"], request["roles"], request["allowSelf"]) == (2, [role], False)
+    assert 0 < request["remainingSeconds"] <= server.settings.approval_timeout_seconds
+    assert (await first.get(task["id"]))["id"] == task["id"]
+    assert await refused(first, "CancelTask", taskId=task["id"]) == "FORBIDDEN"
+
+    changed = {"key": "k", "value": "changed by the first"}
+    await first.call("Approve", input=decide(task, modifiedParameters=changed))
+    waiting = await owner.get(task["id"])
+    assert waiting["status"] == "AWAITING_APPROVAL"
+    assert waiting["approvals"][0]["status"] == "PENDING"
+    assert await refused(first, "Approve", input=decide(task)) == "CONFLICT"
+
+    await second.call("Approve", input=decide(task, message="fine by me"))
+    done = await owner.wait_status(task["id"], "COMPLETED")
+    assert done["artifacts"] == {"k": "changed by the first"}
+    [settled] = await inbox(second)
+    assert settled["status"] == "MODIFIED"
+    assert [(d["decision"], d["message"]) for d in settled["decisions"]] == [
+        ("MODIFIED", None),
+        ("APPROVED", "fine by me"),
+    ]
+    assert settled["decisions"][0]["parametersBefore"] == {"key": "k", "value": "original"}
+    assert settled["decisions"][0]["parametersAfter"] == changed
+    assert settled["decisions"][1]["parametersBefore"] == changed
+
+
+async def test_one_eligible_rejection_rejects_the_request(server: LiveServer) -> None:
+    role = f"reviewer-{uuid.uuid4().hex[:6]}"
+    owner, first, second = person(server), person(server, role), person(server, role)
+    policy = {"required": 2, "roles": [role]}
+    submitted = await owner.submit("rejected", context=gated(policy))
+    task = await owner.wait_status(submitted["id"], "AWAITING_APPROVAL")
+    await first.call("Approve", input=decide(task))
+    await second.call("Approve", input=decide(task, approved=False, message="no"))
+    done = await owner.wait_status(task["id"], "COMPLETED")
+    assert done["approvals"][0]["status"] == "REJECTED"
+    assert done["artifacts"] == {}
+
+
+async def test_without_a_policy_the_owner_alone_decides_as_before(server: LiveServer) -> None:
+    owner, stranger = person(server), person(server, "reviewer")
+    submitted = await owner.submit("plain", context=steps(note("k", 1, approval=True)))
+    task = await owner.wait_status(submitted["id"], "AWAITING_APPROVAL")
+    assert await refused(stranger, "Approve", input=decide(task)) == "NOT_FOUND"
+    assert await inbox(stranger) == []
+    await owner.call("Approve", input=decide(task))
+    assert (await owner.wait_status(task["id"], "COMPLETED"))["artifacts"] == {"k": 1}
+
+
+async def test_a_reviewer_sees_only_the_tasks_that_name_their_role(server: LiveServer) -> None:
+    role = f"reviewer-{uuid.uuid4().hex[:6]}"
+    owner, reviewer = person(server), person(server, role)
+    named = await owner.submit("named", context=gated({"roles": [role]}))
+    other = await owner.submit("other", context=steps(note("k", 1, approval=True)))
+    await owner.wait_status(named["id"], "AWAITING_APPROVAL")
+    await owner.wait_status(other["id"], "AWAITING_APPROVAL")
+    assert [a["task"]["id"] for a in await inbox(reviewer)] == [named["id"]]
+    assert await reviewer.get(other["id"]) is None
+    assert (await reviewer.get(named["id"]) or {}).get("id") == named["id"]
+    assert {a["task"]["id"] for a in await inbox(owner)} == {named["id"], other["id"]}
+    await owner.call("CancelTask", taskId=other["id"])
+    await owner.call("CancelTask", taskId=named["id"])
+    cancelled = await inbox(owner, status="CANCELLED")
+    assert {a["task"]["id"] for a in cancelled} == {named["id"], other["id"]}
+
+
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        ({"required": 11}, "context.steps[0].approval.required"),
+        ({"required": 0}, "context.steps[0].approval.required"),
+        ({"required": True}, "context.steps[0].approval.required"),
+        ({"roles": ["has space"]}, "context.steps[0].approval.roles"),
+        ({"roles": "reviewer"}, "context.steps[0].approval.roles"),
+        ({"allowSelf": "no"}, "context.steps[0].approval.allowSelf"),
+        ({"quorum": 2}, "context.steps[0].approval"),
+    ],
+)
+async def test_a_bad_policy_is_refused_and_nothing_is_stored(
+    server: LiveServer, policy: dict[str, Any], field: str
+) -> None:
+    owner = person(server)
+    with pytest.raises(GraphQLCallError) as error:
+        await owner.submit("bad policy", context=gated(policy))
+    assert error.value.code == "VALIDATION"
+    assert (error.value.errors[0].get("extensions") or {}).get("field") == field
+    history = await owner.call("ListTasks")
+    assert history["tasks"]["edges"] == []
