@@ -16,7 +16,7 @@ from domain.vocabulary import ApprovalStatus, EventType
 from engine.approval_policy import ApprovalPolicy
 from engine.approvals import Decision, record_decision
 from engine.journal import TaskTransaction
-from subscriptions.payloads import approval_snapshot
+from subscriptions.wire import APPROVAL_IN_EVENT
 
 
 def decision_json(row: ApprovalDecision) -> dict[str, Any]:
@@ -83,7 +83,7 @@ async def answer_approval(
     tx.emit(
         EventType.APPROVAL_DECISION,
         step={"id": str(approval.step_id)},
-        approvalRequest=approval_snapshot(approval),
+        approvalRequest=APPROVAL_IN_EVENT(approval),
         decision=decision_json(row),
         approvals=granted,
         required=policy.required,

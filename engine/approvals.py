@@ -11,7 +11,7 @@ from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
 from domain.vocabulary import ApprovalStatus, EventType, OnTimeout, StepStatus, TaskStatus
 from engine.journal import TaskTransaction
 from subscriptions import telemetry
-from subscriptions.payloads import approval_snapshot, step_snapshot
+from subscriptions.wire import APPROVAL_IN_EVENT, STEP_IN_EVENT
 
 OnReject = Literal["skip", "cancel"]
 # What a person or an expiry may record (a cancelled request is the task's doing, not a decision).
@@ -67,8 +67,8 @@ async def record_decision(
     )
     tx.emit(
         event_type,
-        step=step_snapshot(step),
-        approvalRequest=approval_snapshot(approval),
+        step=STEP_IN_EVENT(step),
+        approvalRequest=APPROVAL_IN_EVENT(approval),
         message=message,
     )
     tx.log(
@@ -89,7 +89,7 @@ async def record_decision(
         return
     step.status = StepStatus.SKIPPED
     step.finished_at = utcnow()
-    tx.emit(EventType.STEP_COMPLETE, step=step_snapshot(step), message=f"skipped: {status}")
+    tx.emit(EventType.STEP_COMPLETE, step=STEP_IN_EVENT(step), message=f"skipped: {status}")
     tx.set_status(_resumed_status(tx), message=f"step {step.name!r} skipped")
 
 
@@ -139,7 +139,7 @@ async def fail_pending_approvals(tx: TaskTransaction, *, message: str) -> None:
             tx.emit(
                 EventType.APPROVAL_RESOLVED,
                 step={"id": str(approval.step_id)},
-                approvalRequest=approval_snapshot(approval),
+                approvalRequest=APPROVAL_IN_EVENT(approval),
                 message=message,
             )
 

@@ -35,7 +35,7 @@ from engine.scheduler import (
     estimated_wait_seconds,
 )
 from subscriptions.bus import EventBus
-from subscriptions.payloads import step_snapshot
+from subscriptions.wire import STEP_IN_EVENT
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class Engine:
                 step.progress = 0.0
                 tx.emit(
                     EventType.STEP_PROGRESS,
-                    step=step_snapshot(step),
+                    step=STEP_IN_EVENT(step),
                     progress=0.0,
                     message="restarting after the runner stopped",
                 )

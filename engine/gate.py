@@ -18,7 +18,7 @@ from domain.vocabulary import ApprovalStatus, EventType, StepStatus, TaskStatus
 from engine.approvals import expire_approval
 from engine.executor import ApprovalDecision, StepCancelledError
 from engine.journal import TaskMissingError, TaskTransaction
-from subscriptions.payloads import approval_snapshot, step_snapshot
+from subscriptions.wire import APPROVAL_IN_EVENT, STEP_IN_EVENT
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -82,8 +82,8 @@ class ApprovalGate:
             tx.set_status(TaskStatus.AWAITING_APPROVAL, message=prompt)
             tx.emit(
                 EventType.APPROVAL_REQUEST,
-                step=step_snapshot(step),
-                approvalRequest=approval_snapshot(approval),
+                step=STEP_IN_EVENT(step),
+                approvalRequest=APPROVAL_IN_EVENT(approval),
                 message=prompt,
             )
             return approval.id

@@ -13,7 +13,7 @@ from db.repositories.steps import get_step, steps_of_task
 from domain.vocabulary import EventType, StepStatus, TaskStatus
 from engine.journal import TaskTransaction
 from engine.step_context import RunContext, spec_of
-from subscriptions.payloads import step_snapshot
+from subscriptions.wire import STEP_IN_EVENT
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -153,7 +153,7 @@ async def _roll_back_step(engine: Engine, task_id: uuid.UUID, step_id: uuid.UUID
         assert step is not None
         step.status = StepStatus.ROLLED_BACK
         step.finished_at = utcnow()
-        tx.emit(EventType.STEP_ROLLED_BACK, step=step_snapshot(step))
+        tx.emit(EventType.STEP_ROLLED_BACK, step=STEP_IN_EVENT(step))
 
 
 async def _executor_name(engine: Engine, task_id: uuid.UUID) -> str:

@@ -13,7 +13,7 @@ from domain.vocabulary import ApprovalStatus, EventType, StepStatus, TaskStatus
 from engine.approvals import cancel_everything, fail_pending_approvals
 from engine.executor import Executor, StepCancelledError, StepFailedError, StepOutcome
 from engine.step_context import RunContext, spec_of
-from subscriptions.payloads import step_snapshot
+from subscriptions.wire import STEP_IN_EVENT
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -85,7 +85,7 @@ class TaskRunner:
             step.progress = 0.0
             step.started_at = utcnow()
             spec = spec_of(step)
-            tx.emit(EventType.STEP_START, step=step_snapshot(step))
+            tx.emit(EventType.STEP_START, step=STEP_IN_EVENT(step))
 
         outcome: StepOutcome = await executor.run_step(
             spec, spec.params, RunContext(self.engine, task_id, step_id)
@@ -101,7 +101,7 @@ class TaskRunner:
             step.finished_at = utcnow()
             tx.emit(
                 EventType.STEP_COMPLETE,
-                step=step_snapshot(step),
+                step=STEP_IN_EVENT(step),
                 result=outcome.result,
                 progress=1.0,
             )
@@ -133,7 +133,7 @@ class TaskRunner:
             tx.task.lease_owner = None
             await fail_pending_approvals(tx, message=message)
             tx.log(message, level="error", step_id=step_id)
-            tx.emit(EventType.ERROR, step=step_snapshot(step), message=message, error=tx.task.error)
+            tx.emit(EventType.ERROR, step=STEP_IN_EVENT(step), message=message, error=tx.task.error)
             tx.set_status(TaskStatus.FAILED, message=message)
 
     async def _complete(self, task_id: uuid.UUID) -> None:

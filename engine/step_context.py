@@ -10,7 +10,7 @@ from db.models import TaskStep
 from db.repositories.steps import get_step
 from domain.vocabulary import EventType
 from engine.executor import ApprovalDecision, StepCancelledError, StepFailedError, StepSpec
-from subscriptions.payloads import step_snapshot
+from subscriptions.wire import STEP_IN_EVENT
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -70,7 +70,7 @@ class RunContext:
             step.progress = fraction
             tx.emit(
                 EventType.STEP_PROGRESS,
-                step=step_snapshot(step),
+                step=STEP_IN_EVENT(step),
                 progress=fraction,
                 message=message,
             )

@@ -41,7 +41,7 @@ from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
 from resolvers.executors import DEFAULT_EXECUTOR, actions_of, require_worker
 from resolvers.inputs import deliverable_inputs
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
-from subscriptions.payloads import approval_snapshot, step_snapshot
+from subscriptions.wire import APPROVAL_IN_EVENT, STEP_IN_EVENT
 
 LEASE_RANGE = (5, 300)
 WAIT_RANGE = (0, 30)
@@ -66,21 +66,6 @@ class ClaimResult:
     # released while it waited for approval is claimed again with its decision in hand.
     approvals: list[dict[str, Any]] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
-
-
-def claimed_step(step: TaskStep) -> dict[str, Any]:
-    """A step as a worker needs it: what to run, and whether it is already done."""
-    return {
-        "id": str(step.id),
-        "position": step.position,
-        "name": step.name,
-        "action": step.action,
-        "params": step.params,
-        "requiresApproval": step.requires_approval,
-        "reversibility": step.reversibility,
-        "status": step.status,
-        "result": step.result,
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +288,7 @@ async def start_step(
     async with _write(ctx, task_id, token, sequence) as write:
         step = await _step_of(write, step_id)
         if not write.applied:
-            return Ack(False, sequence, {"step": step_snapshot(step)})
+            return Ack(False, sequence, {"step": STEP_IN_EVENT(step)})
         tx = write.tx
         if tx.task.cancel_requested:
             raise ConflictError(
@@ -328,8 +313,8 @@ async def start_step(
         step.status = StepStatus.RUNNING
         step.progress = 0.0
         step.started_at = utcnow()
-        tx.emit(EventType.STEP_START, step=step_snapshot(step))
-        return Ack(True, sequence, {"step": step_snapshot(step)})
+        tx.emit(EventType.STEP_START, step=STEP_IN_EVENT(step))
+        return Ack(True, sequence, {"step": STEP_IN_EVENT(step)})
 
 
 async def _granted(tx: Any, step_id: uuid.UUID) -> bool:
@@ -366,7 +351,7 @@ async def step_progress(
         if write.applied:
             step.progress = fraction
             write.tx.emit(
-                EventType.STEP_PROGRESS, step=step_snapshot(step), progress=fraction, message=text
+                EventType.STEP_PROGRESS, step=STEP_IN_EVENT(step), progress=fraction, message=text
             )
         return Ack(write.applied, sequence)
 
@@ -413,9 +398,9 @@ async def complete_step(
             step.rollback = rollback_data if rollback is not None else None
             step.finished_at = utcnow()
             write.tx.emit(
-                EventType.STEP_COMPLETE, step=step_snapshot(step), result=result, progress=1.0
+                EventType.STEP_COMPLETE, step=STEP_IN_EVENT(step), result=result, progress=1.0
             )
-        return Ack(write.applied, sequence, {"step": step_snapshot(step)})
+        return Ack(write.applied, sequence, {"step": STEP_IN_EVENT(step)})
 
 
 def _error(error: Any) -> dict[str, str]:
@@ -458,7 +443,7 @@ async def fail_step(
             tx.log(failure["message"], level="error", step_id=step_id)
             tx.emit(
                 EventType.ERROR,
-                step=step_snapshot(step),
+                step=STEP_IN_EVENT(step),
                 message=failure["message"],
                 error=tx.task.error,
             )
@@ -474,7 +459,7 @@ async def extend_plan(
         tx = write.tx
         existing = await steps_of_task(tx.session, task_id)
         if not write.applied:
-            return Ack(False, sequence, {"steps": [step_snapshot(s) for s in existing]})
+            return Ack(False, sequence, {"steps": [STEP_IN_EVENT(s) for s in existing]})
         actions = await actions_of(ctx, tx.task.executor or DEFAULT_EXECUTOR)
         assert actions is not None
         try:
@@ -485,7 +470,7 @@ async def extend_plan(
         tx.session.add_all(added)
         await tx.session.flush()
         tx.log(f"the worker planned {len(added)} step(s)")
-        return Ack(True, sequence, {"steps": [step_snapshot(s) for s in [*existing, *added]]})
+        return Ack(True, sequence, {"steps": [STEP_IN_EVENT(s) for s in [*existing, *added]]})
 
 
 async def request_approval(
@@ -517,7 +502,7 @@ async def request_approval(
         for approval in approvals:
             same_key = key is not None and approval.dedupe_key == key
             if same_key or (not write.applied and approval.step_id == step_id):
-                return Ack(False, sequence, {"approval": approval_snapshot(approval)})
+                return Ack(False, sequence, {"approval": APPROVAL_IN_EVENT(approval)})
         if not write.applied:
             raise ConflictError(
                 "the retried request opened no approval", hint="send it with a new sequence"
@@ -552,11 +537,11 @@ async def request_approval(
         tx.set_status(TaskStatus.AWAITING_APPROVAL, message=text)
         tx.emit(
             EventType.APPROVAL_REQUEST,
-            step=step_snapshot(step),
-            approvalRequest=approval_snapshot(approval),
+            step=STEP_IN_EVENT(step),
+            approvalRequest=APPROVAL_IN_EVENT(approval),
             message=text,
         )
-        return Ack(True, sequence, {"approval": approval_snapshot(approval)})
+        return Ack(True, sequence, {"approval": APPROVAL_IN_EVENT(approval)})
 
 
 def _default_timeout(ctx: RequestContext, task: Task) -> float:

@@ -15,7 +15,8 @@ from rest_compat.bodies import Body
 from rest_compat.envelope import success
 from rest_compat.inputs import Param
 from rest_compat.routing import Call, Operation, Reply
-from rest_compat.views import Timestamp, View, iso
+from rest_compat.views import Timestamp, View
+from subscriptions.wire import iso
 
 WORKER_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
 

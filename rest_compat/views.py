@@ -6,7 +6,6 @@ classes that build the responses: the two cannot drift apart.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -25,6 +24,7 @@ from domain.vocabulary import (
 )
 from resolvers.views import TaskView
 from subscriptions.envelope import Event
+from subscriptions.wire import APPROVAL, STEP, TASK, iso
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 Id = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
@@ -47,11 +47,6 @@ ApprovalStatusJson = Annotated[ApprovalStatus, _words(ApprovalStatus)]
 ReversibilityJson = Annotated[Reversibility, _words(Reversibility)]
 OnTimeoutJson = Annotated[OnTimeout, _words(OnTimeout)]
 EventPriorityJson = Annotated[EventPriority, _words(EventPriority)]
-
-
-def iso(moment: datetime | None) -> str | None:
-    # The same text GraphQL's DateTime gives, so both transports agree to the character.
-    return moment.isoformat() if moment is not None else None
 
 
 class View(BaseModel):
@@ -81,22 +76,7 @@ class StepView(View):
 
     @classmethod
     def of(cls, row: models.TaskStep) -> StepView:
-        return cls(
-            id=str(row.id),
-            position=row.position,
-            name=row.name,
-            description=row.description,
-            action=row.action,
-            params=row.params,
-            requires_approval=row.requires_approval,
-            reversibility=row.reversibility,
-            status=row.status,
-            progress=row.progress,
-            result=row.result,
-            error=row.error,
-            started_at=iso(row.started_at),
-            finished_at=iso(row.finished_at),
-        )
+        return cls.model_validate(STEP(row))
 
 
 class LogView(View):
@@ -140,21 +120,7 @@ class ApprovalView(View):
 
     @classmethod
     def of(cls, row: models.ApprovalRequest) -> ApprovalView:
-        return cls(
-            id=str(row.id),
-            task_id=str(row.task_id),
-            step_id=str(row.step_id),
-            status=row.status,
-            prompt=row.prompt,
-            parameters=row.parameters,
-            modified_parameters=row.modified_parameters,
-            on_timeout=row.on_timeout,
-            decided_by=row.decided_by,
-            decision_message=row.decision_message,
-            created_at=iso(row.created_at) or "",
-            expires_at=iso(row.expires_at) or "",
-            decided_at=iso(row.decided_at),
-        )
+        return cls.model_validate(APPROVAL(row))
 
 
 class TaskJson(View):
@@ -187,29 +153,18 @@ class TaskJson(View):
 
     @classmethod
     def of(cls, view: TaskView) -> TaskJson:
-        task = view.task
         pending, current = view.pending_approval, view.current_step
-        return cls(
-            id=str(task.id),
-            task=task.task,
-            status=task.status,
-            priority=task.priority,
-            conversation_id=task.conversation_id,
-            context=task.context,
-            created_at=iso(task.created_at) or "",
-            started_at=iso(task.started_at),
-            finished_at=iso(task.finished_at),
-            artifacts=task.artifacts,
-            result=task.result,
-            error=task.error,
-            last_seq=task.last_seq,
-            progress=view.progress,
-            queue_position=view.queue.position,
-            estimated_wait_time=view.queue.estimated_wait_seconds,
-            steps=[StepView.of(s) for s in view.steps],
-            approvals=[ApprovalView.of(a) for a in view.approvals],
-            pending_approval=ApprovalView.of(pending) if pending else None,
-            current_step=StepView.of(current) if current else None,
+        return cls.model_validate(
+            {
+                **TASK(view.task),
+                "progress": view.progress,
+                "queuePosition": view.queue.position,
+                "estimatedWaitTime": view.queue.estimated_wait_seconds,
+                "steps": [STEP(s) for s in view.steps],
+                "approvals": [APPROVAL(a) for a in view.approvals],
+                "pendingApproval": APPROVAL(pending) if pending else None,
+                "currentStep": STEP(current) if current else None,
+            }
         )
 
 

@@ -8,8 +8,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers.executors import RegisteredExecutor
-from resolvers.worker import Ack, ClaimResult, Signals, claimed_step
+from resolvers.worker import Ack, ClaimResult, Signals
 from schema.scalars import Reversibility
+from subscriptions.wire import STEP_FOR_WORKER
 
 
 @strawberry.input(description="One action an executor can run.")
@@ -153,7 +154,7 @@ def claim_of(claimed: ClaimResult) -> WorkerClaim:
         attempts=task.attempts,
         lease_token=claimed.token,
         lease_expires_at=claimed.expires_at,
-        steps=JSON([claimed_step(s) for s in claimed.steps]),
+        steps=JSON([STEP_FOR_WORKER(s) for s in claimed.steps]),
         approvals=JSON(claimed.approvals),
         inputs=JSON(claimed.inputs),
     )

@@ -4,38 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from db.models import TaskStep
 from db.repositories.feeds import TaskRows
 from subscriptions.envelope import Event, EventPriority, EventType
-from subscriptions.payloads import approval_snapshot, iso, step_snapshot
-
-
-def _step_json(step: TaskStep) -> dict[str, Any]:
-    return {
-        **step_snapshot(step),
-        "requiresApproval": step.requires_approval,
-        "result": step.result,
-    }
+from subscriptions.wire import APPROVAL_IN_EVENT, STEP_IN_SNAPSHOT, TASK_IN_SNAPSHOT
 
 
 def task_json(rows: TaskRows) -> dict[str, Any]:
     """The wire form of a snapshot's task (REST and legacy sockets; GraphQL selects fields)."""
-    task = rows.task
     return {
-        "id": str(task.id),
-        "task": task.task,
-        "status": task.status,
-        "priority": task.priority,
-        "conversationId": task.conversation_id,
-        "createdAt": iso(task.created_at),
-        "startedAt": iso(task.started_at),
-        "finishedAt": iso(task.finished_at),
-        "artifacts": task.artifacts,
-        "result": task.result,
-        "error": task.error,
-        "lastSeq": task.last_seq,
-        "steps": [_step_json(step) for step in rows.steps],
-        "approvals": [approval_snapshot(approval) for approval in rows.approvals],
+        **TASK_IN_SNAPSHOT(rows.task),
+        "steps": [STEP_IN_SNAPSHOT(step) for step in rows.steps],
+        "approvals": [APPROVAL_IN_EVENT(approval) for approval in rows.approvals],
     }
 
 
