@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -23,14 +24,42 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+@dataclass(frozen=True, slots=True)
+class DatabaseTimeouts:
+    """How long PostgreSQL may take before a request gives up (then 503, retry later).
+
+    Without them a database that stops answering while its connections stay open (a
+    partition) holds every request and the engine forever.
+    """
+
+    # Opening a connection (TCP, TLS, authentication): asyncpg's `timeout`.
+    connect: float = 3.0
+    # Any one statement, from the client's side: asyncpg's `command_timeout`.
+    command: float = 5.0
+    # Any one statement, from the server's side (`statement_timeout`), so the server
+    # stops work nobody waits for any more.
+    statement: float = 5.0
+    # Waiting for a pooled connection when all are busy.
+    pool: float = 5.0
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None
+) -> AsyncEngine:
     """An async engine tuned for the backend behind `url`."""
     if is_sqlite(url):
         return _create_sqlite_engine(url)
+    timeouts = timeouts or DatabaseTimeouts()
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=timeouts.pool,
+        connect_args={
+            "timeout": timeouts.connect,
+            "command_timeout": timeouts.command,
+            "server_settings": {"statement_timeout": str(round(timeouts.statement * 1000))},
+        },
         # No pre-ping: it is a round trip on every checkout. A connection that died is
         # invalidated on its first error (SQLAlchemy drops the whole pool on a
         # disconnect), and pool_recycle retires idle ones before a server timeout.

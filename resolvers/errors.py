@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
+
 
 class DomainError(Exception):
     code = "ERROR"
@@ -74,3 +76,43 @@ class RateLimitedError(DomainError):
 class UnavailableError(DomainError):
     code = "UNAVAILABLE"
     hint = "the service is degraded; retry shortly"
+
+    def __init__(self, message: str, *, retry_after: int = 5, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+# Errors that mean the database (or the network to it) did not answer: a connection that
+# failed or was lost, a connect/command/pool timeout (TimeoutError is an OSError).
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    OSError,
+)
+# PostgreSQL's query_canceled: the server's statement_timeout ended the statement.
+_QUERY_CANCELED = "57014"
+DATABASE_UNREACHABLE = "the database is unreachable"
+
+
+def _cancelled_by_the_server(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    for _ in range(4):  # the driver's error sits a few causes down
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) == _QUERY_CANCELED:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def unavailable_from(error: BaseException) -> UnavailableError | None:
+    """The `UNAVAILABLE` error that `error` means, when it means the database did not
+    answer (every transport maps it to 503 with Retry-After); None for anything else."""
+    if isinstance(error, UnavailableError):
+        return error
+    if isinstance(error, _UNREACHABLE) or _cancelled_by_the_server(error):
+        return UnavailableError(DATABASE_UNREACHABLE)
+    return None

@@ -11,8 +11,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import exc as sa_exc
-
 from auth.authenticate import AuthenticationError
 from resolvers.errors import (
     ConflictError,
@@ -23,6 +21,7 @@ from resolvers.errors import (
     UnauthenticatedError,
     UnavailableError,
     ValidationFailedError,
+    unavailable_from,
 )
 
 logger = logging.getLogger("agentwire.rest")
@@ -36,16 +35,6 @@ CATEGORIES: tuple[Category, ...] = (
     "server_error",
 )
 WWW_AUTHENTICATE = 'Bearer realm="agentwire"'
-
-# Errors that mean the database (or the network to it) is unreachable: 503, retry later.
-_UNREACHABLE: tuple[type[BaseException], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.DisconnectionError,
-    sa_exc.TimeoutError,
-    ConnectionError,
-    OSError,
-)
 
 
 class TransportError(Exception):
@@ -126,7 +115,7 @@ def describe(error: BaseException) -> ErrorInfo:
     if isinstance(error, DomainError):
         status = status_of(error)
         headers: dict[str, str] = {}
-        if isinstance(error, RateLimitedError):
+        if isinstance(error, RateLimitedError | UnavailableError):
             headers["Retry-After"] = str(max(1, int(error.retry_after)))
         if status == 401:
             headers["WWW-Authenticate"] = WWW_AUTHENTICATE
@@ -149,16 +138,10 @@ def describe(error: BaseException) -> ErrorInfo:
             hint=error.hint,
             headers={"WWW-Authenticate": WWW_AUTHENTICATE},
         )
-    if isinstance(error, _UNREACHABLE):
+    unavailable = unavailable_from(error)
+    if unavailable is not None:
         logger.warning("database unreachable: %s", type(error).__name__)
-        return ErrorInfo(
-            status=503,
-            category="server_error",
-            code=UnavailableError.code,
-            message="the database is unreachable",
-            hint=UnavailableError.hint,
-            headers={"Retry-After": "5"},
-        )
+        return describe(unavailable)
     logger.error("unexpected error in a REST call", exc_info=error)
     return ErrorInfo(
         status=500,

@@ -1,4 +1,8 @@
-"""Schema extensions: domain errors keep their code, anything unexpected is masked and logged."""
+"""Schema extensions: domain errors keep their code, anything unexpected is masked and logged.
+
+A database that did not answer is not unexpected: it becomes `UNAVAILABLE` (the same code
+and message REST gives with its 503), which the view answers with 503 and Retry-After.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, unavailable_from
 
 logger = logging.getLogger("agentwire.graphql")
 
@@ -20,8 +24,18 @@ def should_mask(error: GraphQLError) -> bool:
         return False
     if isinstance(original, GraphQLError):
         return should_mask(original)
+    if unavailable_from(original) is not None:
+        logger.warning("database unreachable in %s: %r", error.path, original)
+        return True
     logger.error("unexpected error in %s", error.path, exc_info=original)
     return True
+
+
+def _root_cause(error: GraphQLError) -> BaseException | None:
+    original = error.original_error
+    while isinstance(original, GraphQLError):
+        original = original.original_error
+    return original
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -31,6 +45,18 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=should_mask, error_message=INTERNAL_MESSAGE)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        cause = _root_cause(error)
+        unavailable = unavailable_from(cause) if cause is not None else None
+        if unavailable is not None:
+            return GraphQLError(
+                unavailable.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                original_error=unavailable,
+                extensions=unavailable.extensions,
+            )
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL"}
         return masked

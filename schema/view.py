@@ -25,7 +25,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.authenticate import AuthenticationError, Authenticator
 from resolvers.context import RequestContext, Services
-from resolvers.errors import RateLimitedError
+from resolvers.errors import RateLimitedError, UnavailableError, unavailable_from
 from resolvers.limits import throttle, throttle_request
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
@@ -58,6 +58,16 @@ def rate_limited(error: RateLimitedError, media_type: str) -> Response:
     return Response(
         graphql_error_body(error.message, error.code, hint=error.hint),
         status_code=429,
+        media_type=media_type,
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
+def unavailable(error: UnavailableError, media_type: str) -> Response:
+    """503 with Retry-After: the database did not answer (REST says the same)."""
+    return Response(
+        graphql_error_body(error.message, error.code, hint=error.hint),
+        status_code=503,
         media_type=media_type,
         headers={"Retry-After": str(error.retry_after)},
     )
@@ -164,6 +174,13 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
         ]
         if waits:
             request.scope.setdefault("state", {})["graphql_retry_after"] = max(waits)
+        down = [
+            e.original_error.retry_after
+            for e in result.errors or ()
+            if isinstance(e.original_error, UnavailableError)
+        ]
+        if down:
+            request.scope.setdefault("state", {})["graphql_unavailable_retry_after"] = max(down)
         return response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -202,6 +219,14 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
                 media_type=media_type,
                 headers={"WWW-Authenticate": 'Bearer realm="agentwire"'},
             )
+        except Exception as error:
+            # A first-seen subject is written, a key or session read: the database may
+            # not answer, and then the caller gets the JSON 503 every request gets.
+            down = unavailable_from(error)
+            if down is None:
+                raise
+            telemetry.recorder.graphql_operation("unknown", "server")
+            return unavailable(down, media_type)
         request.scope.setdefault("state", {})["principal"] = principal
         ctx = RequestContext(
             principal=principal,
@@ -234,6 +259,11 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
                 body.pop("data", None)
                 response = Response(orjson.dumps(body), status_code=400, media_type=media_type)
             response.headers["content-type"] = media_type
+        down_for = request.scope["state"].get("graphql_unavailable_retry_after")
+        if down_for is not None:
+            # The database did not answer: HTTP says so, as REST does, so clients back off.
+            response.status_code = 503
+            response.headers["Retry-After"] = str(down_for)
         retry_after = request.scope["state"].get("graphql_retry_after")
         if retry_after is not None:
             # Over a rate limit: HTTP says so too, so proxies and clients can back off.

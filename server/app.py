@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import redis.asyncio as redis_asyncio
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,7 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from auth.authenticate import Authenticator
 from auth.keys import load_public_keys
 from auth.tokens import TokenConfig
-from db.engine import create_engine, create_session_factory, is_sqlite
+from db.engine import DatabaseTimeouts, create_engine, create_session_factory, is_sqlite
 from engine.core import Engine
 from engine.scheduler import Limits
 from resolvers.audit import AuditTrail
@@ -39,6 +38,7 @@ from server.metrics import MetricsMiddleware, install_recorder
 from server.metrics_state import TaskCounts, forget_this_worker, metrics_endpoint, watch_pool
 from server.middleware import RequestIdMiddleware
 from server.monitor_page import monitor_routes
+from server.readiness import DatabaseProbe
 from server.redirects import relative_slash_redirects
 from server.security import checked_origins, rate_limits, security_middleware
 from server.settings import Settings
@@ -57,6 +57,9 @@ class AppState:
     services: Services
     authenticator: Authenticator
     tokens: TokenConfig
+
+
+READY_TIMEOUT_SECONDS = 1.0
 
 
 def token_config(settings: Settings) -> TokenConfig:
@@ -103,9 +106,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     install_request_context()
     install_recorder(settings.metrics_enabled)
-    database = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    database = create_engine(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        timeouts=DatabaseTimeouts(
+            connect=settings.db_connect_timeout,
+            command=settings.db_command_timeout,
+            statement=settings.db_statement_timeout,
+            pool=settings.db_pool_timeout,
+        ),
+    )
     sessions = create_session_factory(database)
     task_counts = TaskCounts(sessions)
+    database_probe = DatabaseProbe(sessions)
     # One breaker for the one Redis: when the bus finds it hung, the limiter skips it too.
     redis_circuit = redis_breaker(
         failures=settings.redis_breaker_failures,
@@ -164,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await bus.stop()
             await audit.drain()
             await limiter.close()
+            await database_probe.close()
             await database.dispose()
             unwatch_pool()
             forget_this_worker()
@@ -174,13 +188,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def readyz(request: Request) -> Response:
         # Each dependency answers "ok" or "unreachable"; any failure is a 503 naming it.
         checks: dict[str, str] = {}
-        try:
-            async with sessions() as session:
-                await session.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception:
-            logger.exception("readiness check failed: database")
-            checks["database"] = "unreachable"
+        # A database that hangs must not hang the probe: one second, then 503.
+        database_ok = await database_probe.ready(within=READY_TIMEOUT_SECONDS)
+        checks["database"] = "ok" if database_ok else "unreachable"
         if settings.redis_url:
             checks["redis"] = "ok" if await redis_ready(settings.redis_url) else "unreachable"
         ready = all(value == "ok" for value in checks.values())

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = Field(default=15, gt=0, le=3600)
 
     db_pool_size: int = Field(default=10, ge=1)
+    # PostgreSQL that stops answering (a partition): connecting, one statement (client
+    # and server side) and waiting for a pooled connection each give up after this long,
+    # and the request answers 503 UNAVAILABLE. See docs/security.md, "Timeouts".
+    db_connect_timeout: float = Field(default=3, gt=0, le=600)
+    db_command_timeout: float = Field(default=5, gt=0, le=3600)
+    db_statement_timeout: float = Field(default=5, gt=0, le=3600)
+    db_pool_timeout: float = Field(default=5, gt=0, le=600)
     log_level: str = "INFO"
     # SIGTERM: open streams end at once; other requests get this long to finish.
     shutdown_grace_seconds: float = Field(default=10, ge=0, le=600)
