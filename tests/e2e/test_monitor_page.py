@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
@@ -18,6 +19,7 @@ from tests.support.browser import OriginWatch, launch_chromium
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ".pytest-artifacts"
 STORED_SEQS = "query($t: ID!) { taskEvents(taskId: $t, limit: 500) { seq } }"
+STORED_EVENTS = "query($t: ID!) { taskEvents(taskId: $t, limit: 500) { seq type } }"
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -169,14 +171,15 @@ async def test_page_recovers_from_a_server_restart_without_a_duplicate_step(
     await context.close()
 
 
-async def test_five_tabs_share_one_websocket_and_survive_the_leader_closing(
+async def test_ten_tabs_share_one_websocket_and_lose_no_event_when_the_leader_closes(
     serve: ServeProcess, browser: Browser
 ) -> None:
     context = await browser.new_context()
     sockets: list[str] = []
     context.on("page", lambda p: p.on("websocket", lambda ws: sockets.append(ws.url)))
-    gated = {
-        "task": "Five viewers",
+    # a gate, then steps that are still running when the leader tab closes
+    plan = {
+        "task": "Ten viewers",
         "context": {
             "steps": [
                 {
@@ -184,14 +187,15 @@ async def test_five_tabs_share_one_websocket_and_survive_the_leader_closing(
                     "action": "note",
                     "params": {"key": "v", "value": 1},
                     "requiresApproval": True,
-                }
+                },
+                *({"name": f"wait {n}", "action": "wait", "params": {"ms": 600}} for n in range(4)),
             ]
         },
     }
     first = await signed_in(context, serve)
-    task_id = await submit(first, gated)
+    task_id = await submit(first, plan)
     tabs = [first]
-    for _ in range(4):
+    for _ in range(9):
         tab = await signed_in(context, serve)
         await tab.locator(f"[data-testid=task-row][data-task-id='{task_id}']").click()
         tabs.append(tab)
@@ -200,21 +204,41 @@ async def test_five_tabs_share_one_websocket_and_survive_the_leader_closing(
         await expect(tab.get_by_test_id("connection-status")).to_have_text("open")
     assert len(sockets) == 1
     # counted on the server: its connection registry holds one socket, watching the task
-    for _ in range(100):
-        rows = serve.socket_rows()
-        if len(rows) == 1 and task_id in rows[0]:
-            break
-        await asyncio.sleep(0.1)
-    assert len(rows) == 1 and task_id in rows[0]
-    # the tab that holds the socket closes; another takes over and nothing is missed
+    rows = await _server_sockets(serve, lambda rows: len(rows) == 1 and task_id in rows[0])
+    assert len(rows) == 1
+    # approve, then close the tab that holds the socket while the steps run
     leader = await _leader(tabs)
     tabs.remove(leader)
-    await leader.close()
     await tabs[0].get_by_test_id("approve").click()
+    # the first wait has started (the page may show it RUNNING or already COMPLETED)
+    await expect(tabs[0].get_by_test_id("step-row").nth(1)).not_to_contain_text("PENDING")
+    await leader.close()
     for tab in tabs:
-        await expect(status_of(tab)).to_have_text("COMPLETED")
+        await expect(status_of(tab)).to_have_text("COMPLETED", timeout=30_000)
+    # another tab took over with one new socket, and the server again counts one
     assert len(sockets) == 2
+    await _leader(tabs)
+    await _server_sockets(serve, lambda rows: len(rows) == 1)
+    stored: Any = serve.graphql(STORED_EVENTS, t=task_id)["taskEvents"]
+    kinds = {e["seq"]: e["type"] for e in stored}
+    for tab in tabs:
+        applied = await tab.locator("#detail").get_attribute("data-seqs") or ""
+        seen = [int(s) for s in applied.split(",")]
+        assert seen == sorted(set(seen)), "an event came twice or out of order"
+        missed = [kinds[s] for s in kinds if s > seen[0] and s not in seen]
+        # only superseded progress may be coalesced away (docs/protocol.md); nothing else
+        assert set(missed) <= {"STEP_PROGRESS"}, missed
+        assert seen[-1] == max(kinds)
     await context.close()
+
+
+async def _server_sockets(serve: ServeProcess, done: Callable[[list[str]], bool]) -> list[str]:
+    for _ in range(100):
+        rows = serve.socket_rows()
+        if done(rows):
+            return rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the server's connection registry holds {rows}")
 
 
 async def _leader(tabs: list[Page]) -> Page:
