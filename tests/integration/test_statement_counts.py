@@ -154,3 +154,25 @@ async def test_rest_history_counts_only_when_the_page_cannot_tell_and_bounded(
         # past the end, the count is what answers
         beyond, counts = await page("?limit=2&offset=50")
         assert (beyond["total"], beyond["totalExact"], len(counts)) == (3, False, 1)
+
+
+async def test_a_task_read_shares_one_session_between_its_loaders(make_server: Any) -> None:
+    async with make_server(run_engine=False) as server, client_for(server, "reader") as reader:
+        task = await graphql(reader, SUBMIT, input={"task": "t", "context": plan(3)})
+        task_id = task["submitTask"]["id"]
+        await graphql(reader, READ, id=task_id)  # warm
+        await settled(server)
+        assert server.app is not None
+        engine: AsyncEngine = server.app.state.agentwire.services.sessions.kw["bind"]
+        checkouts: list[object] = []
+
+        def checked_out(*_args: Any) -> None:
+            checkouts.append(object())
+
+        event.listen(engine.sync_engine, "checkout", checked_out)
+        try:
+            await graphql(reader, READ, id=task_id)
+        finally:
+            event.remove(engine.sync_engine, "checkout", checked_out)
+        # the task's own read, then one session for steps, approvals and queue position
+        assert len(checkouts) == 2
