@@ -1,7 +1,9 @@
 """The two servers bench/http.py compares, as uvicorn factories (the same flags for both).
 
 - `baseline`: bare Starlette, one-row read of a task through SQLAlchemy Core, orjson body.
-- `agentwire`: the real app, configured from AGENTWIRE_* variables.
+- `agentwire`: the real app, configured from AGENTWIRE_* variables, plus bench-only routes
+  (`GET /bench/statements`; `POST /bench/emit?task=<id>&count=<n>`, n events into a real
+  task through the engine's journal, one transaction each, as a runner reports progress).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.routing import Route
 from db.models import Task
 from server.app import create_app
 from server.settings import Settings
+from subscriptions.envelope import EventType
 
 
 def baseline() -> Starlette:
@@ -62,5 +65,23 @@ def agentwire() -> Starlette:
     async def statements(request: Request) -> Response:
         return Response(orjson.dumps({"statements": count[0]}), media_type="application/json")
 
-    app.router.routes.insert(0, Route("/bench/statements", statements))
+    journal = app.state.agentwire.services.engine
+
+    async def emit(request: Request) -> Response:
+        task_id = uuid.UUID(request.query_params["task"])
+        emitted = int(request.query_params.get("count", "1"))
+        for index in range(emitted):
+            async with journal.transaction(task_id) as tx:
+                tx.emit(
+                    EventType.STEP_PROGRESS,
+                    step={"id": f"bench-{index}", "name": "bench", "position": 0},
+                    progress=0.5,
+                    message="bench",
+                )
+        return Response(orjson.dumps({"emitted": emitted}), media_type="application/json")
+
+    app.router.routes[:0] = [
+        Route("/bench/statements", statements),
+        Route("/bench/emit", emit, methods=["POST"]),
+    ]
     return app

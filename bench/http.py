@@ -42,6 +42,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from auth.tokens import TokenConfig, issue_token
+from bench.scenarios import APPROVE, drain_rate, events_across_tasks, seed_approvals
 from db.migrate import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,8 +108,10 @@ async def drop_database(base: str, url: str) -> None:
 
 
 class Server:
-    def __init__(self, factory: str, env: dict[str, str]) -> None:
+    def __init__(self, factory: str, env: dict[str, str], *, workers: int = 1) -> None:
         self.port = free_port()
+        flags = list(UVICORN_FLAGS)
+        flags[flags.index("--workers") + 1] = str(workers)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -116,7 +121,7 @@ class Server:
                 f"bench.apps:{factory}",
                 "--port",
                 str(self.port),
-                *UVICORN_FLAGS,
+                *flags,
             ],
             cwd=ROOT,
             env={**os.environ, **env},
@@ -132,8 +137,14 @@ class Server:
         raise RuntimeError(f"server on {self.port} never answered {path}")
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.process.pid).cpu_times()
-        return float(times.user + times.system)
+        """This server's processes (with --workers, the workers are children)."""
+        process = psutil.Process(self.process.pid)
+        total = 0.0
+        for member in [process, *process.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = member.cpu_times()
+                total += times.user + times.system
+        return total
 
     def stop(self) -> None:
         self.process.terminate()
@@ -220,6 +231,252 @@ async def statements(client: httpx.AsyncClient) -> int:
     return int((await client.get("/bench/statements")).json()["statements"])
 
 
+APPROVALS_PER_PHASE = 1500
+REDIS_URL = os.environ.get("AGENTWIRE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def wanted(args: argparse.Namespace, name: str) -> bool:
+    return args.only is None or args.only in name
+
+
+@dataclass
+class Side:
+    """One server in a comparison, with what it is sent: (round, phase) -> requests."""
+
+    label: str
+    server: Server
+    requests: Callable[[int, str], list[dict[str, Any]]]
+    expect_absent: str | None = None
+    once: bool = False
+    count_statements: bool = False
+
+
+def approvals_for(requests: list[dict[str, Any]]) -> Callable[[int, str], list[dict[str, Any]]]:
+    def pick(round_index: int, phase: str) -> list[dict[str, Any]]:
+        start = (round_index * 2 + (phase == "open")) * APPROVALS_PER_PHASE
+        return requests[start : start + APPROVALS_PER_PHASE]
+
+    return pick
+
+
+def same(requests: list[dict[str, Any]]) -> Callable[[int, str], list[dict[str, Any]]]:
+    return lambda _round, _phase: requests
+
+
+async def measure(
+    args: argparse.Namespace, client: httpx.AsyncClient, side: Side, round_index: int
+) -> dict[str, Any]:
+    extra = ["--expect-absent", side.expect_absent] if side.expect_absent else []
+    if side.once:
+        extra.append("--once")
+    cpu = side.server.cpu_seconds()
+    before = await statements(client) if side.count_statements else 0
+    closed = load(
+        side.server.port,
+        side.requests(round_index, "closed"),
+        "--mode",
+        "closed",
+        "--concurrency",
+        str(args.concurrency),
+        "--seconds",
+        str(args.seconds),
+        *extra,
+    )
+    cpu = side.server.cpu_seconds() - cpu
+    total = max(closed["sent_including_warmup"], 1)
+    if side.count_statements:
+        closed["statements_per_request"] = round((await statements(client) - before) / total, 2)
+    closed["server_cpu_ms_per_request"] = round(cpu * 1000 / total, 2)
+    opened = load(
+        side.server.port,
+        side.requests(round_index, "open"),
+        "--mode",
+        "open",
+        "--rate",
+        str(args.rate),
+        "--seconds",
+        str(args.seconds),
+        *extra,
+    )
+    return {"saturation": closed, "fixed_rate": opened}
+
+
+async def compare(
+    args: argparse.Namespace, client: httpx.AsyncClient, *, first: Side, second: Side
+) -> dict[str, Any]:
+    """Interleaved rounds (first, second, first, …); medians, and each round's ratio of
+    second to first saturation throughput."""
+    rounds = []
+    ratio_key = f"ratio_to_{first.label}"
+    for round_index in range(args.rounds):
+        measured: dict[str, Any] = {"load_average": os.getloadavg()}
+        for side in (first, second):
+            measured[side.label] = await measure(args, client, side, round_index)
+        b = measured[first.label]["saturation"]["requests_per_second"] or 1
+        a = measured[second.label]["saturation"]["requests_per_second"] or 0
+        measured[ratio_key] = round(a / b, 3)
+        rounds.append(measured)
+
+    def med(label: str, *path: str) -> float | None:
+        values = []
+        for r in rounds:
+            value: Any = r[label]
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            values.append(value)
+        return median(values)
+
+    summary: dict[str, Any] = {ratio_key: median([r[ratio_key] for r in rounds])}
+    for side in (first, second):
+        summary[f"{side.label}_rps"] = med(side.label, "saturation", "requests_per_second")
+        summary[f"{side.label}_cpu_ms_per_request"] = med(
+            side.label, "saturation", "server_cpu_ms_per_request"
+        )
+        summary[f"{side.label}_p50_ms_at_{args.rate:g}_per_s"] = med(
+            side.label, "fixed_rate", "latency_ms", "p50"
+        )
+        summary[f"{side.label}_p99_ms_at_{args.rate:g}_per_s"] = med(
+            side.label, "fixed_rate", "latency_ms", "p99"
+        )
+        if side.count_statements:
+            summary[f"{side.label}_statements_per_request"] = med(
+                side.label, "saturation", "statements_per_request"
+            )
+        summary[f"{side.label}_errors"] = sum(
+            r[side.label]["saturation"]["errors"] + r[side.label]["fixed_rate"]["errors"]
+            for r in rounds
+        )
+    return {"rounds": rounds, "median": summary}
+
+
+async def redis_scenarios(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    client: httpx.AsyncClient,
+    token: str,
+    task_id: str,
+    plain: Server,
+) -> dict[str, Any]:
+    """The same app with AGENTWIRE_REDIS_URL (bus and rate limiter on Redis) against none,
+    and two uvicorn workers on Redis against one."""
+    redis_env = {**env, "AGENTWIRE_REDIS_URL": REDIS_URL}
+    one = Server("agentwire", redis_env)
+    two = Server("agentwire", redis_env, workers=2)
+    out: dict[str, Any] = {}
+    try:
+        await one.ready("/healthz")
+        await two.ready("/healthz")
+        read = same([get_request(token, f"/api/agent/{task_id}")])
+        task_read = same([graphql_request(token, TASK_READ, id=task_id)])
+        submits = same(
+            [
+                graphql_request(token, SUBMIT, input={"task": f"redis {i}", "context": STEPS})
+                for i in range(200)
+            ]
+        )
+        cases = {
+            "GET /api/agent/{id}: Redis vs none": (
+                Side("no_redis", plain, read),
+                Side("redis", one, read),
+            ),
+            "submitTask: Redis vs none": (
+                Side("no_redis", plain, submits, '"errors"'),
+                Side("redis", one, submits, '"errors"'),
+            ),
+            "GET /api/agent/{id}: two workers vs one (Redis)": (
+                Side("one_worker", one, read),
+                Side("two_workers", two, read),
+            ),
+            "Query.task with steps: two workers vs one (Redis)": (
+                Side("one_worker", one, task_read, '"errors"'),
+                Side("two_workers", two, task_read, '"errors"'),
+            ),
+        }
+        for name, (first, second) in cases.items():
+            print(f"{name} ...", flush=True)
+            out[name] = await compare(args, client, first=first, second=second)
+            print(orjson.dumps(out[name]["median"]).decode(), flush=True)
+    finally:
+        one.stop()
+        two.stop()
+    return out
+
+
+async def events_scenario(
+    args: argparse.Namespace, database: str, token: str, server: Server
+) -> dict[str, Any]:
+    engine = create_async_engine(database)
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text(
+                    "SELECT id, last_seq FROM tasks WHERE task LIKE 'seeded task %' "
+                    "ORDER BY created_at DESC LIMIT :n"
+                ),
+                {"n": args.event_tasks},
+            )
+        ).all()
+    await engine.dispose()
+    runs = []
+    for _ in range(args.rounds):
+        runs.append(
+            await events_across_tasks(
+                port=server.port,
+                token=token,
+                tasks=[
+                    (str(row[0]), int(row[1]) + len(runs) * args.events_per_task) for row in rows
+                ],
+                events_per_task=args.events_per_task,
+            )
+        )
+    return {
+        "rounds": runs,
+        "median": {
+            "written_and_delivered_per_second": median(
+                [r["written_and_delivered_per_second"] for r in runs]
+            ),
+            "delivery_p50_ms": median([r["delivery_ms"]["p50"] for r in runs]),
+            "delivery_p99_ms": median([r["delivery_ms"]["p99"] for r in runs]),
+        },
+    }
+
+
+async def drain_scenario(
+    args: argparse.Namespace, env: dict[str, str], database: str
+) -> dict[str, Any]:
+    """The backlog the submitTask rounds left (three 10 ms waits each), run by an engine
+    with --drain-slots slots (global and per user, as every task is the bench user's)."""
+    engine = create_async_engine(database)
+    async with engine.begin() as connection:
+        # Only the submitted three-step tasks are measured; nothing else competes for slots.
+        await connection.execute(
+            text(
+                "UPDATE tasks SET status = 'cancelled' "
+                "WHERE status IN ('pending', 'awaiting_approval') AND task NOT LIKE 'bench %'"
+            )
+        )
+    await engine.dispose()
+    slots = str(args.drain_slots)
+    runner = Server(
+        "agentwire",
+        {
+            **env,
+            "AGENTWIRE_RUN_ENGINE": "true",
+            "AGENTWIRE_MAX_RUNNING": slots,
+            "AGENTWIRE_MAX_RUNNING_PER_USER": slots,
+        },
+    )
+    started = time.monotonic()
+    try:
+        await runner.ready("/healthz")
+        result = await drain_rate(
+            database, tasks_like="bench %", seconds=args.drain_seconds, started=started
+        )
+    finally:
+        runner.stop()
+    return {**result, "slots": args.drain_slots}
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     base = os.environ.get(
         "AGENTWIRE_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -267,6 +524,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await seed(database, "bench", args.tasks)
             results["seed_seconds"] = round(time.monotonic() - started, 1)
             await baseline.ready(f"/row/{task_id}")
+            # Each approval can be answered once: a fresh slice for every round and phase.
+            approvals = (
+                await seed_approvals(database, "bench", APPROVALS_PER_PHASE * 2 * args.rounds)
+                if wanted(args, "approve")
+                else []
+            )
             scenarios: dict[str, tuple[list[dict[str, Any]], str | None]] = {
                 "Query.task with steps": (
                     [graphql_request(token, TASK_READ, id=task_id)],
@@ -278,6 +541,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     None,
                 ),
                 "Query.tasks(first: 20)": ([graphql_request(token, TASKS_PAGE)], '"errors"'),
+                "approve": (
+                    [
+                        graphql_request(
+                            token,
+                            APPROVE,
+                            input={"taskId": t, "approvalId": a, "approved": True},
+                        )
+                        for t, a in approvals
+                    ],
+                    '"errors"',
+                ),
                 "submitTask": (
                     [
                         graphql_request(
@@ -293,92 +567,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 scenarios = {k: v for k, v in scenarios.items() if args.only in k}
             for name, (requests, expect_absent) in scenarios.items():
                 print(f"{name} ...", flush=True)
-                rounds = []
-                for _ in range(args.rounds):
-                    measured: dict[str, Any] = {"load_average": os.getloadavg()}
-                    for label, server, reqs, absent in (
-                        ("baseline", baseline, base_requests, None),
-                        ("agentwire", agentwire, requests, expect_absent),
-                    ):
-                        extra = ["--expect-absent", absent] if absent else []
-                        cpu = server.cpu_seconds()
-                        before = await statements(client) if label == "agentwire" else 0
-                        closed = load(
-                            server.port,
-                            reqs,
-                            "--mode",
-                            "closed",
-                            "--concurrency",
-                            str(args.concurrency),
-                            "--seconds",
-                            str(args.seconds),
-                            *extra,
-                        )
-                        cpu = server.cpu_seconds() - cpu
-                        total = max(closed["sent_including_warmup"], 1)
-                        if label == "agentwire":
-                            closed["statements_per_request"] = round(
-                                (await statements(client) - before) / total, 2
-                            )
-                        closed["server_cpu_ms_per_request"] = round(cpu * 1000 / total, 2)
-                        opened = load(
-                            server.port,
-                            reqs,
-                            "--mode",
-                            "open",
-                            "--rate",
-                            str(args.rate),
-                            "--seconds",
-                            str(args.seconds),
-                            *extra,
-                        )
-                        measured[label] = {"saturation": closed, "fixed_rate": opened}
-                    b = measured["baseline"]["saturation"]["requests_per_second"] or 1
-                    a = measured["agentwire"]["saturation"]["requests_per_second"] or 0
-                    measured["ratio_to_baseline"] = round(a / b, 3)
-                    rounds.append(measured)
-                results["scenarios"][name] = {
-                    "rounds": rounds,
-                    "median": {
-                        "baseline_rps": median(
-                            [r["baseline"]["saturation"]["requests_per_second"] for r in rounds]
-                        ),
-                        "agentwire_rps": median(
-                            [r["agentwire"]["saturation"]["requests_per_second"] for r in rounds]
-                        ),
-                        "ratio_to_baseline": median([r["ratio_to_baseline"] for r in rounds]),
-                        "agentwire_cpu_ms_per_request": median(
-                            [
-                                r["agentwire"]["saturation"]["server_cpu_ms_per_request"]
-                                for r in rounds
-                            ]
-                        ),
-                        "baseline_cpu_ms_per_request": median(
-                            [
-                                r["baseline"]["saturation"]["server_cpu_ms_per_request"]
-                                for r in rounds
-                            ]
-                        ),
-                        "agentwire_statements_per_request": median(
-                            [r["agentwire"]["saturation"]["statements_per_request"] for r in rounds]
-                        ),
-                        f"agentwire_p50_ms_at_{args.rate:g}_per_s": median(
-                            [r["agentwire"]["fixed_rate"]["latency_ms"]["p50"] for r in rounds]
-                        ),
-                        f"agentwire_p99_ms_at_{args.rate:g}_per_s": median(
-                            [r["agentwire"]["fixed_rate"]["latency_ms"]["p99"] for r in rounds]
-                        ),
-                        f"baseline_p99_ms_at_{args.rate:g}_per_s": median(
-                            [r["baseline"]["fixed_rate"]["latency_ms"]["p99"] for r in rounds]
-                        ),
-                        "agentwire_errors": sum(
-                            r["agentwire"]["saturation"]["errors"]
-                            + r["agentwire"]["fixed_rate"]["errors"]
-                            for r in rounds
-                        ),
-                    },
-                }
+                once = name == "approve"
+                results["scenarios"][name] = await compare(
+                    args,
+                    client,
+                    first=Side("baseline", baseline, same(base_requests)),
+                    second=Side(
+                        "agentwire",
+                        agentwire,
+                        approvals_for(requests) if once else same(requests),
+                        expect_absent,
+                        once=once,
+                        count_statements=True,
+                    ),
+                )
                 print(orjson.dumps(results["scenarios"][name]["median"]).decode(), flush=True)
+            if wanted(args, "redis"):
+                results["redis"] = await redis_scenarios(
+                    args, env, client, token, task_id, agentwire
+                )
+            if wanted(args, "events"):
+                print("events across 100 running tasks ...", flush=True)
+                results["events"] = await events_scenario(args, database, token, agentwire)
+                print(orjson.dumps(results["events"]).decode(), flush=True)
+            if wanted(args, "drain"):
+                print("engine drain ...", flush=True)
+                results["drain"] = await drain_scenario(args, env, database)
+                print(orjson.dumps(results["drain"]).decode(), flush=True)
     finally:
         baseline.stop()
         agentwire.stop()
@@ -393,7 +608,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tasks", type=int, default=100_000)
-    parser.add_argument("--only", default=None, help="only the request kinds whose name has this")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="only the scenarios whose name has this (a request kind, approve, redis, "
+        "events, drain)",
+    )
+    parser.add_argument("--event-tasks", type=int, default=100)
+    parser.add_argument("--events-per-task", type=int, default=20)
+    parser.add_argument("--drain-seconds", type=float, default=10)
+    parser.add_argument("--drain-slots", type=int, default=32)
     parser.add_argument(
         "--metrics", choices=("on", "off"), default="on", help="record request metrics (on)"
     )
