@@ -8,8 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ApprovalDecision, ApprovalRequest, Task, utcnow
-from db.repositories.approvals import decisions_by_approval_ids, inbox_page
+from db.models import ApprovalDecision, ApprovalRequest, Task, TaskStep, utcnow
+from db.repositories.approvals import (
+    decisions_by_approval_ids,
+    inbox_page,
+    steps_by_ids,
+    tasks_by_ids,
+)
 from db.repositories.audit import record_audit
 from db.repositories.steps import get_approval, get_step
 from domain.vocabulary import ApprovalStatus, TaskStatus, parse_word
@@ -209,3 +214,26 @@ async def approval_inbox(
             limit=first + 1,
         )
     return InboxPage(approvals=list(rows[:first]), has_next=len(rows) > first)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """An inbox request with what a reviewer needs to decide it."""
+
+    approval: ApprovalRequest
+    task: Task
+    step: TaskStep | None
+    decisions: list[ApprovalDecision]
+
+
+async def inbox_entries(ctx: RequestContext, approvals: list[ApprovalRequest]) -> list[InboxEntry]:
+    """Tasks, steps and decisions of a page: one query each, whatever the page's size."""
+    async with ctx.sessions() as session:
+        tasks = await tasks_by_ids(session, list({a.task_id for a in approvals}))
+        steps = await steps_by_ids(session, list({a.step_id for a in approvals}))
+        decisions = await decisions_by_approval_ids(session, [a.id for a in approvals])
+    return [
+        InboxEntry(approval=a, task=tasks[a.task_id], step=steps.get(a.step_id), decisions=d)
+        for a, d in zip(approvals, decisions, strict=True)
+        if a.task_id in tasks
+    ]

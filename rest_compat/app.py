@@ -18,6 +18,7 @@ from rest_compat.envelope import failure_for
 from rest_compat.errors import TransportError
 from rest_compat.legacy_ws import serve_legacy_socket
 from rest_compat.openapi import build_document
+from rest_compat.routes_approvals import OPERATIONS as APPROVAL_OPERATIONS
 from rest_compat.routes_events import POLL_OPERATION, stream_operation
 from rest_compat.routes_tasks import OPERATIONS as TASK_OPERATIONS
 from rest_compat.routes_worker import OPERATIONS as WORKER_OPERATIONS
@@ -33,6 +34,8 @@ def api_version() -> str:
 
 def operations(*, heartbeat_seconds: float) -> tuple[Operation, ...]:
     return (
+        # Before the task routes: `/agent/approvals` is not a task id.
+        *APPROVAL_OPERATIONS,
         *TASK_OPERATIONS,
         POLL_OPERATION,
         stream_operation(heartbeat_seconds),

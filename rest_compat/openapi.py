@@ -229,6 +229,7 @@ def build_document(operations: tuple[Operation, ...], *, version: str) -> dict[s
         "info": {"title": "agentwire REST API", "version": version, "description": DESCRIPTION},
         "tags": [
             {"name": "tasks", "description": "Submit, read, approve, undo, cancel, list."},
+            {"name": "approvals", "description": "The approval inbox (docs/approvals.md)."},
             {"name": "events", "description": "Polling and Server-Sent Events fallbacks."},
             {
                 "name": "worker",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from auth.tokens import issue_token
 from server.app import token_config
+from tests.integration.test_statement_counts import counting
 from tests.support.clients import Api, GraphQLCallError, note, steps
 from tests.support.live import LiveServer
 
@@ -153,3 +155,68 @@ async def test_a_bad_policy_is_refused_and_nothing_is_stored(
     assert (error.value.errors[0].get("extensions") or {}).get("field") == field
     history = await owner.call("ListTasks")
     assert history["tasks"]["edges"] == []
+
+
+INBOX = """query { approvals(first: 50) { edges { node {
+  id required decisions { by } task { id status } step { id name }
+} } } }"""
+
+
+async def test_the_inbox_loads_tasks_steps_and_decisions_once_per_page(
+    server: LiveServer,
+) -> None:
+    role = f"reviewer-{uuid.uuid4().hex[:6]}"
+    owner, reviewer = person(server), person(server, role)
+
+    async def inbox_statements() -> tuple[int, int]:
+        async with httpx.AsyncClient(
+            base_url=server.http_url, headers={"Authorization": f"Bearer {reviewer.token}"}
+        ) as client:
+            with counting(server) as seen:
+                response = await client.post("/graphql", json={"query": INBOX})
+        edges = response.json()["data"]["approvals"]["edges"]
+        children = [
+            s for s in seen if "approval_decisions" in s or "task_steps" in s or "tasks.id IN" in s
+        ]
+        return len(edges), len(children)
+
+    # one request with a decision on it, settled before anything is counted
+    rejected = await owner.submit("rejected", context=gated({"roles": [role]}))
+    rejected_task = await owner.wait_status(rejected["id"], "AWAITING_APPROVAL")
+    await reviewer.call("Approve", input=decide(rejected_task, approved=False))
+    await owner.wait_status(rejected["id"], "COMPLETED")
+
+    counts: dict[int, int] = {}
+    for size in (2, 5):
+        while len(await inbox(reviewer)) < size:
+            submitted = await owner.submit("gated", context=gated({"roles": [role]}))
+            await owner.wait_status(submitted["id"], "AWAITING_APPROVAL")
+        measured = [await inbox_statements() for _ in range(2)]
+        assert {edges for edges, _ in measured} == {size}
+        # the fewest seen: the engine's own idle statements can only add, never hide one
+        counts[size] = min(statements for _, statements in measured)
+    # decisions, tasks, steps: one statement each, not one per request
+    assert counts[2] == counts[5] == 3
+
+
+async def test_the_rest_inbox_matches_graphql(server: LiveServer) -> None:
+    role = f"reviewer-{uuid.uuid4().hex[:6]}"
+    owner, reviewer = person(server), person(server, role)
+    submitted = await owner.submit("gated", context=gated({"roles": [role], "required": 2}))
+    task = await owner.wait_status(submitted["id"], "AWAITING_APPROVAL")
+    await reviewer.call("Approve", input=decide(task, message="one of two"))
+    async with httpx.AsyncClient(
+        base_url=server.http_url, headers={"Authorization": f"Bearer {reviewer.token}"}
+    ) as client:
+        response = await client.get("/api/agent/approvals", params={"status": "pending"})
+        assert response.status_code == 200, response.text
+        [item] = response.json()["data"]["approvals"]
+        bad = await client.get("/api/agent/approvals", params={"status": "nope"})
+    assert item["id"] == task["pendingApproval"]["id"]
+    assert (item["required"], item["roles"], item["allowSelf"]) == (2, [role], True)
+    assert item["task"]["id"] == task["id"] and item["step"]["action"] == "note"
+    assert [(d["decision"], d["message"]) for d in item["decisions"]] == [
+        ("approved", "one of two")
+    ]
+    assert item["status"] == "pending" and item["remainingSeconds"] > 0
+    assert bad.status_code == 422
