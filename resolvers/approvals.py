@@ -216,6 +216,10 @@ async def approval_inbox(
     return InboxPage(approvals=list(rows[:first]), has_next=len(rows) > first)
 
 
+# The decision rows an inbox entry carries, for transports that may not import db/.
+DecisionRow = ApprovalDecision
+
+
 @dataclass(frozen=True, slots=True)
 class InboxEntry:
     """An inbox request with what a reviewer needs to decide it."""

@@ -6,8 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from db import models
-from resolvers.approvals import InboxEntry, approval_policy_of, remaining_seconds
+from resolvers.approvals import DecisionRow, InboxEntry, approval_policy_of, remaining_seconds
 from rest_compat.views import (
     ApprovalStatusJson,
     ApprovalView,
@@ -16,8 +15,8 @@ from rest_compat.views import (
     TaskStatusJson,
     Timestamp,
     View,
-    iso,
 )
+from subscriptions.wire import iso
 
 
 class DecisionView(View):
@@ -31,7 +30,7 @@ class DecisionView(View):
     at: Timestamp
 
     @classmethod
-    def of(cls, row: models.ApprovalDecision) -> DecisionView:
+    def of(cls, row: DecisionRow) -> DecisionView:
         return cls(
             by=row.decided_by,
             decision=row.decision,
