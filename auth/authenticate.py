@@ -8,10 +8,10 @@ checked against `api_sessions`; an API key is looked up by its hash.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,6 +44,27 @@ class AuthenticationError(Exception):
     def __init__(self, message: str, *, hint: str = TOKEN_HINT) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class AuthThrottledError(AuthenticationError):
+    """Too many failed authentications from one client: refused before any lookup."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed authentications from this address; retry after {retry_after} seconds",
+            hint="check the credential you send, then wait before retrying",
+        )
+        self.retry_after = retry_after
+
+
+class FailureThrottle(Protocol):
+    """Counts failed authentications per client address (resolvers/limits.py)."""
+
+    async def retry_after(self, client: str) -> int | None:
+        """Seconds to wait when `client` is over its limit, else None; counts nothing."""
+
+    async def failed(self, client: str) -> None:
+        """Count one failed authentication of `client`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +101,12 @@ class Authenticator:
         sessions: async_sessionmaker[AsyncSession],
         tokens: TokenConfig,
         on_failure: FailureHook | None = None,
+        throttle: FailureThrottle | None = None,
     ) -> None:
         self._sessions = sessions
         self._tokens = tokens
         self._on_failure = on_failure
+        self._throttle = throttle
         self._known: dict[tuple[str, tuple[str, ...], str], uuid.UUID] = {}
 
     async def from_http_headers(self, headers: Mapping[str, str]) -> Principal:
@@ -127,14 +150,26 @@ class Authenticator:
     async def from_api_key(self, plain: str) -> Principal:
         return await self._guarded("api_key", self._from_api_key(plain))
 
-    async def _guarded(self, credential: str, attempt: Awaitable[Principal]) -> Principal:
-        """Run one attempt; report a failure, note a success on the current request."""
+    async def _guarded(self, credential: str, attempt: Coroutine[Any, Any, Principal]) -> Principal:
+        """Run one attempt; report a failure, note a success on the current request.
+
+        A client over its limit of failures is refused before the attempt runs, so a
+        flood of guessed keys or forged tokens costs no database work.
+        """
+        info = current_request()
+        client = (info.client if info else "") or "unknown"
+        if self._throttle is not None:
+            wait = await self._throttle.retry_after(client)
+            if wait is not None:
+                attempt.close()
+                raise AuthThrottledError(wait)
         try:
             principal = await attempt
         except AuthenticationError as error:
             self._report(credential, str(error))
+            if self._throttle is not None:
+                await self._throttle.failed(client)
             raise
-        info = current_request()
         if info is not None:
             info.principal = principal
         return principal
@@ -194,13 +229,15 @@ class Authenticator:
             raise AuthenticationError(
                 "the API key is malformed: expected 'aw_<prefix>_<secret>'", hint=API_KEY_HINT
             )
-        async with write_session(self._sessions) as session:
+        # Looked up in a read: an unknown key must not cost a write transaction.
+        async with self._sessions() as session:
             found = await find_active_key(session, plain)
-            if found is None:
-                raise AuthenticationError("the API key is unknown or revoked", hint=API_KEY_HINT)
-            key, user = found
-            now = utcnow()
-            if key.last_used_at is None or now - key.last_used_at >= TOUCH_INTERVAL:
+        if found is None:
+            raise AuthenticationError("the API key is unknown or revoked", hint=API_KEY_HINT)
+        key, user = found
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at >= TOUCH_INTERVAL:
+            async with write_session(self._sessions) as session:
                 await touch_key(session, key.id, now)
         return Principal(
             user_id=user.id,

@@ -63,6 +63,17 @@ async def approve_step(
 ) -> Task:
     """Record the decision on a pending approval and move the task on; audited."""
     await authorize(ctx, "tasks:write")
+    return await record_answer(ctx, task_id=task_id, answer=answer, batch_id=batch_id)
+
+
+async def record_answer(
+    ctx: RequestContext,
+    *,
+    task_id: uuid.UUID,
+    answer: ApprovalAnswer,
+    batch_id: uuid.UUID | None,
+) -> Task:
+    """`approve_step` for a caller that has authorized and counted the write already."""
     message, modified = validate_answer(answer)
     try:
         async with ctx.engine.transaction(task_id) as tx:

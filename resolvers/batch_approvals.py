@@ -11,14 +11,14 @@ from db.repositories.tasks import get_task
 from resolvers.access import hidden, not_found, visible
 from resolvers.approvals import (
     ApprovalAnswer,
-    approve_step,
     check_pending,
     check_step_parameters,
+    record_answer,
     validate_answer,
 )
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, DomainError, NotFoundError, ValidationFailedError
-from resolvers.limits import require_scope
+from resolvers.limits import require_scope, throttle
 
 MAX_BATCH = 50
 
@@ -31,8 +31,12 @@ class BatchItem:
 
 async def approve_batch(ctx: RequestContext, *, items: list[BatchItem]) -> list[Task]:
     """Check every answer first, so a batch naming an unknown, foreign or already answered
-    approval changes nothing; then record each under one batch id, in order."""
+    approval changes nothing; then record each under one batch id, in order.
+
+    Each answer is one write, counted before any check: a refused batch spends the
+    budget like an accepted one, and a batch is never cut short by the limit midway."""
     require_scope(ctx, "tasks:write")
+    await throttle(ctx, "write", cost=min(max(len(items), 1), MAX_BATCH))
     if not 1 <= len(items) <= MAX_BATCH:
         raise ValidationFailedError(
             f"a batch holds 1 to {MAX_BATCH} answers; this one has {len(items)}", field="items"
@@ -46,7 +50,7 @@ async def approve_batch(ctx: RequestContext, *, items: list[BatchItem]) -> list[
     answered: list[Task] = []
     for item in items:
         try:
-            task = await approve_step(
+            task = await record_answer(
                 ctx, task_id=item.task_id, answer=item.answer, batch_id=batch_id
             )
         except DomainError as error:

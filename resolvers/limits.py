@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem, WindowStats, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import BlockingConnectionPool
@@ -33,16 +33,19 @@ from subscriptions.breaker import CircuitBreaker, CircuitOpenError
 
 logger = logging.getLogger("agentwire.limits")
 
-OperationClass = Literal["read", "write", "subscribe", "ws_message"]
+OperationClass = Literal["read", "write", "subscribe", "ws_message", "auth_failure"]
 _SCOPE_CLASS: dict[str, OperationClass] = {"tasks:read": "read", "tasks:write": "write"}
 # Counted per connection, and a connection lives on one instance: process memory is
 # exact for these, and saves a Redis round trip on every frame.
-_LOCAL_CLASSES = frozenset({"ws_message"})
+# Failed authentications are counted per instance too: the check runs before every
+# authentication, and a Redis round trip for it would tax every request.
+_LOCAL_CLASSES = frozenset({"ws_message", "auth_failure"})
 _NOUNS: dict[str, str] = {
     "read": "reads",
     "write": "writes",
     "subscribe": "subscriptions opened",
     "ws_message": "WebSocket messages",
+    "auth_failure": "failed authentications",
 }
 
 
@@ -159,28 +162,59 @@ class RateLimiter:
         if self._pool is not None:
             await self._pool.aclose()
 
-    async def hit(self, operation: OperationClass, key: str) -> RateDecision | None:
-        """Count one operation of `key`; None when that class is not limited."""
+    async def hit(
+        self, operation: OperationClass, key: str, *, cost: int = 1
+    ) -> RateDecision | None:
+        """Count `cost` operations of `key`; None when that class is not limited."""
         items = self._items.get(operation)
         if not items:
             return None
         try:
             if self._breaker is None or operation in _LOCAL_CLASSES:
-                decision = await self._hit(operation, key, items)
+                decision = await self._hit(operation, key, items, cost=cost)
             else:
-                decision = await self._breaker.run(lambda: self._hit(operation, key, items))
+                decision = await self._breaker.run(
+                    lambda: self._hit(operation, key, items, cost=cost)
+                )
         except CircuitOpenError:
-            decision = await self._hit(operation, key, items, strategy=self._local)
+            decision = await self._hit(operation, key, items, cost=cost, strategy=self._local)
         except Exception:
-            # Fail open: an outage of the limit store must not take the API down.
-            now = time.monotonic()
-            if now - self._warned_at > 60:
-                self._warned_at = now
-                logger.warning("rate limit store unavailable; not limiting", exc_info=True)
+            self._store_unavailable()
             return None
         if not decision.allowed:
             telemetry.recorder.rate_limited(operation)
         return decision
+
+    async def refusal(self, operation: OperationClass, key: str) -> RateDecision | None:
+        """The refusal `key` would get for one more operation, counting nothing; None
+        when it is under every limit of the class. Only for classes counted in process
+        memory (`_LOCAL_CLASSES`), so it costs no round trip."""
+        assert operation in _LOCAL_CLASSES
+        for item in self._items.get(operation, ()):
+            if not await self._local.test(item, operation, key):
+                stats = await self._local.get_window_stats(item, operation, key)
+                return self._decision(operation, item, False, stats)
+        return None
+
+    def _store_unavailable(self) -> None:
+        # Fail open: an outage of the limit store must not take the API down.
+        now = time.monotonic()
+        if now - self._warned_at > 60:
+            self._warned_at = now
+            logger.warning("rate limit store unavailable; not limiting", exc_info=True)
+
+    @staticmethod
+    def _decision(
+        operation: OperationClass, item: RateLimitItem, allowed: bool, stats: WindowStats
+    ) -> RateDecision:
+        return RateDecision(
+            allowed=allowed,
+            limit=item.amount,
+            remaining=max(stats.remaining, 0),
+            reset_seconds=max(1, math.ceil(stats.reset_time - time.time())),
+            window_seconds=item.get_expiry(),
+            operation=operation,
+        )
 
     async def _hit(
         self,
@@ -188,28 +222,40 @@ class RateLimiter:
         key: str,
         items: list[RateLimitItem],
         *,
+        cost: int = 1,
         strategy: MovingWindowRateLimiter | None = None,
     ) -> RateDecision:
         if strategy is None:
             strategy = self._local if operation in _LOCAL_CLASSES else self._strategy
         tightest: RateDecision | None = None
         for item in items:
-            allowed = await strategy.hit(item, operation, key)
+            allowed = await strategy.hit(item, operation, key, cost=cost)
             stats = await strategy.get_window_stats(item, operation, key)
-            decision = RateDecision(
-                allowed=allowed,
-                limit=item.amount,
-                remaining=max(stats.remaining, 0),
-                reset_seconds=max(1, math.ceil(stats.reset_time - time.time())),
-                window_seconds=item.get_expiry(),
-                operation=operation,
-            )
+            decision = self._decision(operation, item, allowed, stats)
             if not allowed:
                 return decision
             if tightest is None or decision.remaining < tightest.remaining:
                 tightest = decision
         assert tightest is not None
         return tightest
+
+
+class AuthFailureThrottle:
+    """The `Authenticator`'s throttle: failed authentications per client address, in
+    process memory (`AGENTWIRE_RATE_LIMIT_AUTH_FAILURE`)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+
+    async def retry_after(self, client: str) -> int | None:
+        refusal = await self._limiter.refusal("auth_failure", client)
+        if refusal is None:
+            return None
+        telemetry.recorder.rate_limited("auth_failure")
+        return refusal.reset_seconds
+
+    async def failed(self, client: str) -> None:
+        await self._limiter.hit("auth_failure", client)
 
 
 def require_scope(ctx: RequestContext, scope: str) -> None:
@@ -230,12 +276,12 @@ async def authorize(ctx: RequestContext, scope: str) -> None:
         await throttle(ctx, operation)
 
 
-async def throttle(ctx: RequestContext, operation: OperationClass) -> None:
-    """Count one operation of the caller; `RateLimitedError` when over the limit."""
+async def throttle(ctx: RequestContext, operation: OperationClass, *, cost: int = 1) -> None:
+    """Count `cost` operations of the caller; `RateLimitedError` when over the limit."""
     limiter = ctx.services.limiter
     if limiter is None:
         return
-    decision = await limiter.hit(operation, str(ctx.principal.user_id))
+    decision = await limiter.hit(operation, str(ctx.principal.user_id), cost=cost)
     if decision is None:
         return
     note = current_note.get()

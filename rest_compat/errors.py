@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from auth.authenticate import AuthenticationError
+from auth.authenticate import AuthenticationError, AuthThrottledError
 from resolvers.errors import (
     ConflictError,
     DomainError,
@@ -127,6 +127,15 @@ def describe(error: BaseException) -> ErrorInfo:
             hint=error.hint,
             details=list(error.details),
             headers=headers,
+        )
+    if isinstance(error, AuthThrottledError):
+        return ErrorInfo(
+            status=429,
+            category=_category_of(429),
+            code=RateLimitedError.code,
+            message=str(error),
+            hint=error.hint,
+            headers={"Retry-After": str(error.retry_after)},
         )
     if isinstance(error, AuthenticationError):
         # The authenticator's messages are written to be safe to show.

@@ -23,7 +23,7 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from auth.authenticate import AuthenticationError, Authenticator
+from auth.authenticate import AuthenticationError, Authenticator, AuthThrottledError
 from resolvers.context import RequestContext, Services
 from resolvers.errors import RateLimitedError, UnavailableError, unavailable_from
 from resolvers.limits import throttle, throttle_request
@@ -211,6 +211,10 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
             )
         try:
             principal = await self.authenticator.from_http_headers(request.headers)
+        except AuthThrottledError as error:
+            telemetry.recorder.graphql_operation("unknown", "rate_limited")
+            limited = RateLimitedError(str(error), retry_after=error.retry_after)
+            return rate_limited(limited, media_type)
         except AuthenticationError as error:
             telemetry.recorder.graphql_operation("unknown", "auth")
             return Response(

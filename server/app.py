@@ -25,7 +25,7 @@ from engine.core import Engine
 from engine.scheduler import Limits
 from resolvers.audit import AuditTrail
 from resolvers.context import Services
-from resolvers.limits import RateLimiter
+from resolvers.limits import AuthFailureThrottle, RateLimiter
 from rest_compat.agui_routes import create_agui_app
 from rest_compat.app import create_rest_app
 from rest_compat.routing import Dependencies
@@ -144,7 +144,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     audit = AuditTrail(sessions)
     services = Services(sessions=sessions, bus=bus, engine=engine, limiter=limiter, audit=audit)
     tokens = token_config(settings)
-    authenticator = Authenticator(sessions=sessions, tokens=tokens, on_failure=audit.auth_failure)
+    authenticator = Authenticator(
+        sessions=sessions,
+        tokens=tokens,
+        on_failure=audit.auth_failure,
+        throttle=AuthFailureThrottle(limiter),
+    )
     graphql = AgentwireGraphQL(
         build_schema(production=settings.is_production),
         services=services,

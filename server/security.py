@@ -38,6 +38,7 @@ def rate_limits(settings: Settings) -> dict[str, str]:
         "write": settings.rate_limit_write,
         "subscribe": settings.rate_limit_subscribe,
         "ws_message": settings.rate_limit_ws_message,
+        "auth_failure": settings.rate_limit_auth_failure,
     }
 
 

@@ -2,8 +2,9 @@
 
 Everything that protects the server below the ASGI app is set here, so a server started
 any other way in this repository gets the same: bounded request heads and keep-alive
-(server/http_protocol.py), the lean WebSocket protocol, and no credential from a
-query string in uvicorn's logs (server/access_log.py).
+(server/http_protocol.py), the lean WebSocket protocol, a client address taken from
+`X-Forwarded-For` only when the peer is a configured proxy (AGENTWIRE_TRUSTED_PROXIES),
+and no credential from a query string in uvicorn's logs (server/access_log.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from server.ws_protocol import LeanDeflateWebSocketProtocol
 def uvicorn_config(
     app: ASGIApp, settings: Settings, *, host: str, port: int, log_level: str, **extra: Any
 ) -> uvicorn.Config:
+    proxies = settings.trusted_proxy_list
     config = uvicorn.Config(
         app,
         host=host,
@@ -38,6 +40,10 @@ def uvicorn_config(
         ws=LeanDeflateWebSocketProtocol,
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=True,
+        # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: anyone on the host
+        # could then pick the address audit entries and per-client throttles use.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         **extra,
     )

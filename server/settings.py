@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     rate_limit_write: str = "120/minute"
     rate_limit_subscribe: str = "60/minute"
     rate_limit_ws_message: str = "600/minute"
+    # Failed authentications per client address, per instance; over it a credential is
+    # refused (429) before it is looked up.
+    rate_limit_auth_failure: str = "30/minute"
 
     # Comma-separated origins allowed to call from a browser ("*" allows any, never credentials).
     cors_origins: str = ""
@@ -54,6 +57,9 @@ class Settings(BaseSettings):
     max_header_count: int = Field(default=100, ge=10, le=10_000)
     header_timeout_seconds: float = Field(default=10, gt=0, le=300)
     keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For names
+    # the client (audit entries, the failed-authentication throttle). Empty: the peer.
+    trusted_proxies: str = ""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -111,6 +117,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:

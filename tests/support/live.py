@@ -51,6 +51,10 @@ def test_settings(data_dir: Path, database_url: str | None, **overrides: Any) ->
         "progress_interval_seconds": 0.02,
         "max_running": 8,
         "max_running_per_user": 4,
+        # Every test connects from 127.0.0.1, so the per-address throttle of failed
+        # authentications would be shared by all of a module's tests; those that test it
+        # set their own.
+        "rate_limit_auth_failure": "1000/minute",
     }
     values.update(overrides)
     return Settings(**values)
