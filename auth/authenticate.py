@@ -248,4 +248,5 @@ class Authenticator:
             scopes=frozenset(str(s) for s in key.scopes),
             via="api_key",
             key_prefix=key.prefix,
+            key_id=key.id,
         )

@@ -22,6 +22,8 @@ class Principal:
     session_id: str | None = None
     # The API key's public prefix when `via == "api_key"`: names the key in the audit log.
     key_prefix: str | None = None
+    # The API key's row, so open channels can see its revocation (auth/revocation.py).
+    key_id: uuid.UUID | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
+from auth.revocation import CredentialWatch
 from engine.core import Engine
 from subscriptions.bus import EventBus
 
@@ -26,6 +27,8 @@ class Services:
     # None leaves reads and writes unlimited and denials unaudited (tools, unit tests).
     limiter: RateLimiter | None = None
     audit: AuditTrail | None = None
+    # Ends open sockets and streams whose credential expires or is revoked (auth/revocation.py).
+    credentials: CredentialWatch | None = None
 
 
 @dataclass(frozen=True)

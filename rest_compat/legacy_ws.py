@@ -124,6 +124,8 @@ class LegacySession:
                 if "id" in message:
                     reply_to = {"replyTo": message["id"]}
                 await self.handle(message, reply_to)
+            except CredentialEndedError:
+                raise  # ends the connection, not just this message
             except Exception as error:
                 info = describe(error)
                 await self.send(
@@ -144,6 +146,12 @@ class LegacySession:
             )
 
     async def approve(self, data: Any, reply_to: dict[str, Any]) -> None:
+        credentials = self.ctx.services.credentials
+        if credentials is not None:
+            # A write re-checks the credential (cached briefly): revoked or expired ends here.
+            problem = await credentials.problem(self.ctx.principal)
+            if problem is not None:
+                raise CredentialEndedError(problem)
         if not isinstance(data, dict):
             raise ValidationFailedError("approve needs data: {approvalId, approved}", field="data")
         approved = data.get("approved")
@@ -165,6 +173,10 @@ class LegacySession:
         view = await view_resolvers.view_task(self.ctx, task)
         result = {"approvalId": str(data["approvalId"]), "task": TaskJson.of(view).dump()}
         await self.send(control("approve_result", result, **reply_to))
+
+
+class CredentialEndedError(AuthenticationError):
+    """The connection's credential expired or was revoked: the socket closes with 4401."""
 
 
 async def _run_until_first_ends(*jobs: Awaitable[None]) -> None:
@@ -212,6 +224,19 @@ async def serve_legacy_socket(
         await close_with(error)
         return
     events = observed(aiter(stream), LEGACY_WS, resumed=after > 0)
+    ended = asyncio.Event()
+    reasons: list[str] = []
+
+    async def credential_ended(reason: str) -> None:
+        reasons.append(reason)
+        ended.set()
+
+    async def until_credential_ends() -> None:
+        await ended.wait()
+        raise CredentialEndedError(reasons[0])
+
+    credentials = deps.services.credentials
+    channel = credentials.open(principal, credential_ended) if credentials is not None else None
     try:
         await send(
             control(
@@ -225,13 +250,18 @@ async def serve_legacy_socket(
             )
         )
         await _run_until_first_ends(
-            session.pump(events), session.read(), session.heartbeat(heartbeat_seconds)
+            session.pump(events),
+            session.read(),
+            session.heartbeat(heartbeat_seconds),
+            until_credential_ends(),
         )
     except WebSocketDisconnect:
         return
     except Exception as error:
         await close_with(error)
     finally:
+        if channel is not None and credentials is not None:
+            credentials.close(channel)
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from auth.authenticate import AuthenticationError
 from resolvers import events as event_resolvers
 from resolvers import polling
-from rest_compat.envelope import dumps, success
+from resolvers.context import RequestContext
+from rest_compat.envelope import dumps, error_payload, success
+from rest_compat.errors import describe
 from rest_compat.inputs import Param
 from rest_compat.payloads import EventsPage
 from rest_compat.routes_tasks import TASK_ID
@@ -107,7 +110,22 @@ def sse_frame(event: Event) -> bytes:
     return f"{head}event: {event.type.value}\ndata: ".encode() + dumps(event.to_wire()) + b"\n\n"
 
 
-async def _frames(events: AsyncIterator[Event], heartbeat_seconds: float) -> AsyncIterator[bytes]:
+def credential_ended_frame(reason: str, request_id: str) -> bytes:
+    """The last frame of a stream whose credential expired or was revoked."""
+    info = describe(AuthenticationError(reason))
+    return b"event: error\ndata: " + dumps(error_payload(info, request_id)) + b"\n\n"
+
+
+async def _frames(
+    events: AsyncIterator[Event], heartbeat_seconds: float, ctx: RequestContext
+) -> AsyncIterator[bytes]:
+    # Ends with an `error` event when the credential expires or is revoked meanwhile.
+    ended: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def end(reason: str) -> None:
+        if not ended.done():
+            ended.set_result(credential_ended_frame(reason, ctx.request_id))
+
     async def encoded() -> AsyncIterator[bytes]:
         yield f"retry: {SSE_RETRY_MS}\n\n".encode()
         try:
@@ -119,8 +137,14 @@ async def _frames(events: AsyncIterator[Event], heartbeat_seconds: float) -> Asy
                 # Leaves the bus subscription now, not whenever the generator is collected.
                 await aclose()
 
-    async for chunk in with_heartbeats(encoded(), heartbeat_seconds):
-        yield chunk
+    credentials = ctx.services.credentials
+    channel = credentials.open(ctx.principal, end) if credentials is not None else None
+    try:
+        async for chunk in with_heartbeats(encoded(), heartbeat_seconds, ended=ended):
+            yield chunk
+    finally:
+        if channel is not None and credentials is not None:
+            credentials.close(channel)
 
 
 def stream_operation(heartbeat_seconds: float) -> Operation:
@@ -133,7 +157,7 @@ def stream_operation(heartbeat_seconds: float) -> Operation:
             call.ctx, task_id=call.params["taskId"], after=after
         )
         return StreamingResponse(
-            _frames(observed(aiter(follow), SSE, resumed=bool(after)), heartbeat_seconds),
+            _frames(observed(aiter(follow), SSE, resumed=bool(after)), heartbeat_seconds, call.ctx),
             media_type=SSE_MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

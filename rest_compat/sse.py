@@ -12,16 +12,26 @@ HEARTBEAT_FRAME = b": heartbeat\n\n"
 
 
 async def with_heartbeats(
-    chunks: AsyncIterator[bytes], heartbeat_seconds: float
+    chunks: AsyncIterator[bytes],
+    heartbeat_seconds: float,
+    *,
+    ended: asyncio.Future[bytes] | None = None,
 ) -> AsyncIterator[bytes]:
     """`chunks`, with a comment line whenever nothing was sent for `heartbeat_seconds`
-    (proxies close idle streams); the source is closed as soon as the stream ends."""
+    (proxies close idle streams); the source is closed as soon as the stream ends.
+    When `ended` resolves (the credential was revoked, say), its frame is the last one."""
     pending: asyncio.Future[bytes] | None = None
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(chunks))
-            done, _ = await asyncio.wait({pending}, timeout=heartbeat_seconds)
+            waits: set[asyncio.Future[bytes]] = {pending} if ended is None else {pending, ended}
+            done, _ = await asyncio.wait(
+                waits, timeout=heartbeat_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            if ended is not None and ended in done:
+                yield ended.result()
+                return
             if not done:
                 yield HEARTBEAT_FRAME
                 continue

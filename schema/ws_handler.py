@@ -39,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+from auth.revocation import Channel, CredentialWatch
 from resolvers import feeds as feed_resolvers
 from resolvers.errors import DomainError
 from resolvers.validation import parse_id
@@ -78,7 +79,6 @@ class Realtime:
     heartbeat: HeartbeatMonitor
     registry: ConnectionRegistry
     resume: ResumeBook
-    token_leeway_seconds: float
 
     @classmethod
     def create(
@@ -87,7 +87,6 @@ class Realtime:
         *,
         sessions: async_sessionmaker[AsyncSession],
         heartbeat_seconds: float,
-        token_leeway_seconds: float,
         resume_ttl_seconds: float = 900,
     ) -> Realtime:
         assert isinstance(schema, strawberry.Schema)
@@ -101,7 +100,6 @@ class Realtime:
                 stale_after_seconds=max(3 * heartbeat_seconds, 30.0),
             ),
             resume=ResumeBook(sessions, ttl_seconds=resume_ttl_seconds),
-            token_leeway_seconds=token_leeway_seconds,
         )
 
     async def start(self) -> None:
@@ -149,7 +147,7 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
         self.connection_id = uuid.uuid4().hex
         self.last_seen = time.monotonic()
         self.ping_sent_at: float | None = None
-        self._expiry: asyncio.TimerHandle | None = None
+        self._channel: Channel | None = None
         # Set by connection_init's `resumeKey`: re-subscribes resume where they stood.
         self.resume_key: str | None = None
         self._completed: set[str] = set()
@@ -177,8 +175,12 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
         finally:
             self.realtime.heartbeat.discard(self)
             self.realtime.registry.closed(self.connection_id)
-            if self._expiry is not None:
-                self._expiry.cancel()
+            if self._channel is not None and self._credentials is not None:
+                self._credentials.close(self._channel)
+
+    @property
+    def _credentials(self) -> CredentialWatch | None:
+        return self.context.services.credentials
 
     # messages
 
@@ -212,14 +214,12 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
         if not self.connection_acknowledged or principal is None:
             return
         self.realtime.registry.opened(self.connection_id, principal.user_id)
-        if principal.expires_at is not None:
-            deadline = principal.expires_at + self.realtime.token_leeway_seconds
-            delay = max(0.0, deadline - time.time())
-            self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
+        if self._credentials is not None:
+            # An expired token, a revoked session or API key closes the socket with 4403.
+            self._channel = self._credentials.open(principal, self._credential_ended)
 
-    def _expire(self) -> None:
-        task = asyncio.ensure_future(self.close(4403, "token expired"))
-        task.add_done_callback(self._task_done)
+    async def _credential_ended(self, reason: str) -> None:
+        await self.close(4403, reason)
 
     async def handle_complete(self, message: CompleteMessage) -> None:
         if message["id"] in self.operations:
@@ -233,6 +233,13 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
         if not self.connection_acknowledged or message["id"] in self.operations:
             await super().handle_subscribe(message)  # 4401 / 4409
             return
+        principal = self.context.principal
+        if self._credentials is not None and principal is not None:
+            # Every operation (a mutation above all) re-checks the credential, cached briefly.
+            problem = await self._credentials.problem(principal)
+            if problem is not None:
+                await self.close(4403, problem)
+                return
         payload = message["payload"]
         try:
             plan = self.realtime.planner.plan(

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from auth.authenticate import Authenticator
 from auth.keys import load_public_keys
+from auth.revocation import CredentialWatch
 from auth.tokens import TokenConfig
 from db.engine import DatabaseTimeouts, create_engine, create_session_factory, is_sqlite
 from engine.core import Engine
@@ -142,7 +143,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         connect_timeout=settings.redis_connect_timeout,
     )
     audit = AuditTrail(sessions)
-    services = Services(sessions=sessions, bus=bus, engine=engine, limiter=limiter, audit=audit)
+    credentials = CredentialWatch(
+        sessions,
+        interval_seconds=settings.credential_recheck_seconds,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        cache_seconds=min(settings.credential_recheck_seconds, 2.0),
+    )
+    services = Services(
+        sessions=sessions,
+        bus=bus,
+        engine=engine,
+        limiter=limiter,
+        audit=audit,
+        credentials=credentials,
+    )
     tokens = token_config(settings)
     authenticator = Authenticator(
         sessions=sessions,
@@ -163,7 +177,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphql.schema,
         sessions=sessions,
         heartbeat_seconds=settings.ws_heartbeat_seconds,
-        token_leeway_seconds=settings.jwt_leeway_seconds,
         resume_ttl_seconds=settings.ws_resume_ttl_seconds,
     )
 
@@ -172,12 +185,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         unwatch_pool = watch_pool(database)
         await bus.start()
         await realtime.start()
+        await credentials.start()
         if settings.run_engine:
             await engine.start()
         try:
             yield
         finally:
             await engine.stop()
+            await credentials.stop()
             await realtime.stop()
             await bus.stop()
             await audit.drain()

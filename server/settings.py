@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # is ws_heartbeat_seconds. See docs/protocol.md.
     ws_init_timeout: float = Field(default=10, gt=0, le=600)
     ws_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How often open sockets and streams re-check their credential (revoked session or
+    # API key, expired token); a write on a socket re-checks it, at most this often per
+    # credential. See docs/security.md.
+    credential_recheck_seconds: float = Field(default=2, gt=0, le=60)
     # How long the position of a subscription of a client that sent `resumeKey` is kept
     # after it was last delivered to (at least the 10 minutes docs/protocol.md promises).
     ws_resume_ttl_seconds: float = Field(default=900, ge=600, le=7 * 86400)

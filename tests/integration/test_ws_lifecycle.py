@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from auth.revocation import EXPIRED
 from db.models import WebSocketConnection
 from tests.integration.test_ws_protocol import (
     close_code,
@@ -24,7 +25,12 @@ from tests.integration.test_ws_protocol import (
 from tests.support.clients import Api, steps, wait
 from tests.support.live import LiveServer
 
-FAST = {"ws_init_timeout": 0.4, "ws_heartbeat_seconds": 0.3, "jwt_leeway_seconds": 0}
+FAST = {
+    "ws_init_timeout": 0.4,
+    "ws_heartbeat_seconds": 0.3,
+    "jwt_leeway_seconds": 0,
+    "credential_recheck_seconds": 0.2,
+}
 
 
 async def registry_rows(server: LiveServer) -> list[WebSocketConnection]:
@@ -87,7 +93,7 @@ async def _expired_token_closes_with_4403(server: LiveServer) -> None:
             if message["type"] == "ping":
                 await send(ws, {"type": "pong"})
         assert code == 4403
-        assert ws.close_reason == "token expired"
+        assert ws.close_reason == EXPIRED
 
 
 async def _registry_records_live_connections_and_forgets_closed_ones(server: LiveServer) -> None:
