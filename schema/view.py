@@ -157,6 +157,12 @@ class AgentwireGraphQL(GraphQL[GraphQLContext, None]):
             context.principal = await self.authenticator.from_connection_params(params)
         except AuthenticationError as error:
             raise ConnectionRejectionError({"message": str(error)}) from error
+        except Exception as error:
+            # The database did not answer: the socket handler closes with 1013 (retry).
+            down = unavailable_from(error)
+            if down is None:
+                raise
+            raise down from error
         result: UnsetType = UNSET
         return result
 

@@ -41,7 +41,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from auth.revocation import Channel, CredentialWatch
 from resolvers import feeds as feed_resolvers
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, UnavailableError, unavailable_from
 from resolvers.validation import parse_id
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
@@ -209,7 +209,12 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
                 await self.close(4400, problem)
                 return
             self.resume_key = payload["resumeKey"]
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except UnavailableError as error:
+            # Not the credential's fault: 1013 (try again later), which clients retry.
+            await self.close(1013, error.message)
+            return
         principal = self.context.principal
         if not self.connection_acknowledged or principal is None:
             return
@@ -341,14 +346,22 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
             )
         except SENT_AWAY:
             return
-        except Exception:
+        except Exception as error:
             # Not the client's fault (the database, say): tell it, so it can resubscribe.
-            logger.exception("subscription %s failed", operation.id)
+            down = unavailable_from(error)
+            if down is None:
+                logger.exception("subscription %s failed", operation.id)
+            else:
+                logger.warning("subscription %s failed: %r", operation.id, error)
             with contextlib.suppress(*SENT_AWAY):
                 failed: ErrorMessage = {
                     "id": operation.id,
                     "type": "error",
-                    "payload": [INTERNAL_ERROR],
+                    "payload": [
+                        INTERNAL_ERROR
+                        if down is None
+                        else {"message": down.message, "extensions": down.extensions}
+                    ],
                 }
                 await operation.send_operation_message(failed)
         finally:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support import live
+from tests.support.attacker import ws_handshake_code
 from tests.support.clients import steps, wait
 from tests.support.realtime import scratch_postgres
 from tests.support.relay import FreezingRelay
@@ -95,6 +96,12 @@ async def test_a_partitioned_database_answers_503_fast_and_service_resumes(
                     assert new_graphql[0] < ANSWERED_WITHIN, new_graphql
                     assert new_graphql[1].status_code == 503
                     assert new_graphql[1].json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+                    # a socket whose connection_init needs the database: 1013, try again later
+                    started = time.perf_counter()
+                    code = await ws_handshake_code(
+                        {"authorization": f"Bearer {server.token()}"}, server
+                    )
+                    assert (code, time.perf_counter() - started < ANSWERED_WITHIN) == (1013, True)
                     # when the network heals, requests and the engine carry on
                     relay.thaw()
                     async with asyncio.timeout(30):

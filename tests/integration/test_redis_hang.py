@@ -61,6 +61,12 @@ async def test_a_hung_redis_costs_no_request_more_than_a_moment(tmp_path: Path) 
                     await until(lambda: watcher_bus.degraded and engine_bus.degraded, 5)
                     later = [await timed_get(server, token, path) for server in (a, b) * 5]
                     assert max(later) < LATER_REQUESTS_WITHIN, later
+                    # and /readyz names Redis within a second or so
+                    async with httpx.AsyncClient(base_url=a.http_url, timeout=30) as client:
+                        started = time.perf_counter()
+                        ready = await client.get("/readyz")
+                        assert time.perf_counter() - started < 1.5
+                    assert (ready.status_code, ready.json()["redis"]) == (503, "unreachable")
                     # and the engine on b keeps running: events still reach a's subscriber
                     during = len(recorder.events)
                     await until(lambda: len(recorder.events) >= during + 4, timeout=10)
