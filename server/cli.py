@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from auth.tokens import issue_token
 from db.migrate import upgrade_to_head
@@ -64,7 +67,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             flush=True,
         )
     config = uvicorn_config(
-        app, settings, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+        app,
+        settings,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        # uvicorn's loggers go through ours: JSON or text, request ids, redaction.
+        log_config=None,
     )
     # uvicorn re-raises the SIGTERM it handled once it has shut down; with this handler
     # restored underneath it, a completed graceful shutdown exits 0 instead of -15.
@@ -108,10 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def secrets_of(settings: Settings) -> list[str]:
+    """Configured values no log line may carry: the JWT secret, service passwords."""
+    found = [settings.jwt_secret or ""]
+    for url in (settings.database_url, settings.redis_url):
+        if url:
+            with contextlib.suppress(ValueError):
+                found.append(make_url(url).password or "")
+    return [s for s in found if s]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    configure_logging(settings.log_level, settings.resolved_log_format)
+    configure_logging(
+        settings.log_level, settings.resolved_log_format, secrets=secrets_of(settings)
+    )
     return int(args.handler(settings, args))
 
 
