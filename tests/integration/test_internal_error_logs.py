@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Uuid, bindparam, text
 
 from server.logs import JsonFormatter, TextFormatter
+from tests.integration.test_observability import scrape, value
 from tests.support.clients import note, steps
 from tests.support.live import LiveServer
 from tests.support.rest import Rest
@@ -56,6 +57,7 @@ async def test_an_internal_error_logs_its_traceback_with_the_request_id(
     async with make_server(run_engine=False) as server:
         task_id = await corrupt_task(server)
         token = server.token("corrupted")
+        before = await scrape(server)
         with caplog.at_level(logging.ERROR):
             async with httpx.AsyncClient(base_url=server.http_url) as client:
                 rest = await client.get(
@@ -70,6 +72,13 @@ async def test_an_internal_error_logs_its_traceback_with_the_request_id(
                     },
                     headers={"Authorization": f"Bearer {token}", "X-Request-ID": "internal-gql"},
                 )
+        after = await scrape(server)
+    # both count as server errors (the 500, and the 200 whose error is INTERNAL)
+    errors = "agentwire_errors_total"
+    assert value(after, errors, category="server") - value(before, errors, category="server") == 2
+    operations = "agentwire_graphql_operations_total"
+    failed = {"type": "query", "outcome": "server"}
+    assert value(after, operations, **failed) - value(before, operations, **failed) == 1
     # the answers say INTERNAL and point at the request id
     assert rest.status_code == 500
     assert rest.json()["error"]["code"] == "INTERNAL"
