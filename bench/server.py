@@ -31,9 +31,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from db.migrate import upgrade_to_head
+from schema.library_seam import LeanDeflateWebSocketProtocol
 from server.app import create_app
 from server.settings import Settings
-from server.ws_protocol import LeanDeflateWebSocketProtocol
 from subscriptions.envelope import Event, EventType
 from subscriptions.hub import Topic
 

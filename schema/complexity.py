@@ -31,6 +31,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from schema.library_seam import graphql_core_schema
+
 MAX_OBJECTS = 20_000
 PAGE_ARGUMENTS = ("first", "limit")
 # Lists without a size argument: what they hold at most, or typically.
@@ -152,7 +154,7 @@ class ListSizeLimiter(SchemaExtension):
                 if context.operation_name is None
                 or (o.name is not None and o.name.value == context.operation_name)
             ]
-            schema = context.schema._schema
+            schema = graphql_core_schema(context.schema)
             for operation in chosen[:1]:
                 total = count_objects(schema, operation, fragments, context.variables or {})
                 if total > MAX_OBJECTS:

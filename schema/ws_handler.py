@@ -21,15 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
     ConnectionInitMessage,
@@ -46,6 +41,13 @@ from resolvers.validation import parse_id
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
 from schema.extensions import INTERNAL_MESSAGE
+from schema.library_seam import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+    graphql_core_schema,
+    send_raw_text,
+    start_operation,
+)
 from schema.operation_metrics import OK, category_of_code
 from schema.realtime import (
     DocumentSyntaxError,
@@ -89,10 +91,11 @@ class Realtime:
         heartbeat_seconds: float,
         resume_ttl_seconds: float = 900,
     ) -> Realtime:
-        assert isinstance(schema, strawberry.Schema)
         return cls(
             hub=Hub(),
-            planner=SubscriptionPlanner(schema._schema, hide_suggestions=hides_suggestions(schema)),
+            planner=SubscriptionPlanner(
+                graphql_core_schema(schema), hide_suggestions=hides_suggestions(schema)
+            ),
             heartbeat=HeartbeatMonitor(heartbeat_seconds),
             registry=ConnectionRegistry(
                 sessions,
@@ -160,7 +163,7 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
 
     async def send_text(self, frame: str) -> None:
         try:
-            await self.websocket.ws.send_text(frame)  # type: ignore[attr-defined]
+            await send_raw_text(self, frame)
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
 
@@ -265,10 +268,13 @@ class AgentwireTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, 
         if limit is not None and len(self.operations) >= limit:
             await super().handle_subscribe(message)  # Strawberry's "Subscription limit reached"
             return
-        operation = Operation(self, message["id"], payload["query"], payload.get("variables"), None)
-        operation.task = asyncio.create_task(self._run_shared(operation, plan))
-        operation.task.add_done_callback(self._task_done)
-        self.operations[message["id"]] = operation
+        start_operation(
+            self,
+            op_id=message["id"],
+            query=payload["query"],
+            variables=payload.get("variables"),
+            run=lambda operation: self._run_shared(operation, plan),
+        )
 
     # the shared path
 
