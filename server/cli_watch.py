@@ -207,7 +207,13 @@ async def watch_task(
     answered: set[str] = set()
     final: str | None = None
     async with client.watch(task_id, until_finished=True) as watch:
+        reconnects = 0
         async for event in watch:
+            if watch.reconnects != reconnects:
+                reconnects = watch.reconnects
+                renderer.note(
+                    f"reconnected ({reconnects} failed attempts); resumed after the last event"
+                )
             renderer.event(event)
             if event.task is not None:
                 final = event.task.get("status")

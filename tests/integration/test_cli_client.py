@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from agentwire_client import AsyncClient
 
 from tests.e2e.monitor_server import free_port
-from tests.support.clients import fail, note, steps
+from tests.support.clients import fail, note, steps, wait
 from tests.support.live import LiveServer
 
 AGENTWIRE = Path(sys.executable).parent / "agentwire"
@@ -234,3 +235,44 @@ async def test_the_readme_command_line_examples_run(server: LiveServer) -> None:
     assert (code, len(lines)) == (0, 1) and lines[0].split()[1] == "SNAPSHOT", err
     code, lines, err = await run_cli(*commands[2][1:], *url, token=token)
     assert (code, lines) == (0, ["ID\tSTATUS\tCREATED\tTASK"]), err
+
+
+async def test_watch_in_a_pipe_survives_a_server_restart_printing_each_event_once(
+    make_server: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    # the gate holds the task until the watch runs (a command takes a moment to start)
+    plan = steps(note("gate", 1, approval=True), wait(500), wait(500), wait(500))
+    async with make_server(port=port) as first:
+        token = first.token("cli-restart")
+        async with AsyncClient(first.http_url, token=token) as client:
+            task = await client.submit_task("across a restart", context=plan)
+        env = {**os.environ, "AGENTWIRE_TOKEN": token}
+        process = await asyncio.create_subprocess_exec(
+            str(AGENTWIRE), "watch", task.id, "--url", first.http_url,
+            env=env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None and process.stdin is not None
+        process.stdin.write(b"a\n")
+        await process.stdin.drain()
+        printed: list[str] = []
+        # stop the server once the watch has printed a step's start
+        while not any(" STEP_START " in line for line in printed[1:]):
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+            assert line, f"the watch ended early: {printed}"
+            printed.append(line.decode().rstrip("\n"))
+    async with make_server(port=port) as second:
+        rest, err = await asyncio.wait_for(process.communicate(b""), timeout=60)
+        async with AsyncClient(second.http_url, token=token) as client:
+            stored = await client.task_events(task.id, limit=500)
+    assert process.returncode == 0, err.decode()
+    lines = printed + rest.decode().splitlines()
+    assert lines[0].split()[1] == "SNAPSHOT"
+    first_seq = int(lines[0].split()[0])
+    assert [int(line.split()[0]) for line in lines[1:]] == [
+        e["seq"] for e in stored if e["seq"] > first_seq
+    ]
+    assert re.search(
+        r"reconnected \(\d+ failed attempts\); resumed after the last event", err.decode()
+    )
