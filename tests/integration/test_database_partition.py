@@ -56,7 +56,7 @@ async def test_a_partitioned_database_answers_503_fast_and_service_resumes(
                 async with httpx.AsyncClient(base_url=server.http_url, timeout=60) as client:
                     # when the network to the database stops moving bytes
                     relay.freeze()
-                    ready, rest, graphql, newcomer = await asyncio.gather(
+                    ready, rest, graphql, newcomer, submit = await asyncio.gather(
                         timed(client.get("/readyz")),
                         timed(client.get(f"/api/agent/{task['id']}", headers=headers)),
                         timed(
@@ -67,6 +67,11 @@ async def test_a_partitioned_database_answers_503_fast_and_service_resumes(
                             )
                         ),
                         timed(client.get("/api/agent/history", headers=stranger)),
+                        timed(
+                            client.post(
+                                "/api/agent", json={"task": "during the partition"}, headers=headers
+                            )
+                        ),
                     )
                     # then /readyz says so within a second
                     assert ready[0] < 1.5, ready
@@ -86,6 +91,9 @@ async def test_a_partitioned_database_answers_503_fast_and_service_resumes(
                     # a subject never seen before (its user is written on first sight)
                     assert newcomer[0] < ANSWERED_WITHIN, newcomer
                     assert_error(newcomer[1], 503, "UNAVAILABLE", "server_error")
+                    # a write is refused the same way
+                    assert submit[0] < ANSWERED_WITHIN, submit
+                    assert_error(submit[1], 503, "UNAVAILABLE", "server_error")
                     new_graphql = await timed(
                         client.post(
                             "/graphql",
@@ -111,6 +119,11 @@ async def test_a_partitioned_database_answers_503_fast_and_service_resumes(
                             await asyncio.sleep(0.1)
                     back = await client.get(f"/api/agent/{task['id']}", headers=headers)
                     assert back.status_code == 200, back.text
+                    # and the refused write left nothing behind, even once its bytes flowed
+                    history = await client.get("/api/agent/history", headers=headers)
+                    assert [t["task"] for t in history.json()["data"]["tasks"]] == [
+                        "across a partition"
+                    ]
                 done = await alice.wait_status(task["id"], "completed", timeout=60)
                 assert done["task"]["status"] == "completed"
         finally:
