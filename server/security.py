@@ -7,6 +7,7 @@ from starlette.middleware.cors import CORSMiddleware
 from strawberry.http.websocket_origin import normalize_origin
 
 from resolvers.limits import RateLimiter
+from resolvers.socket_budget import SocketBudget
 from server.http_guard import HttpGuardMiddleware
 from server.settings import Settings
 from server.ws_guard import WebSocketGuardMiddleware
@@ -69,5 +70,10 @@ def security_middleware(settings: Settings, limiter: RateLimiter) -> list[Middle
             max_age=600,
         ),
         Middleware(HttpGuardMiddleware, max_body_bytes=settings.max_body_bytes),
-        Middleware(WebSocketGuardMiddleware, origins=origins, limiter=limiter),
+        Middleware(
+            WebSocketGuardMiddleware,
+            origins=origins,
+            limiter=limiter,
+            budget=SocketBudget(settings.ws_max_connections_per_user),
+        ),
     ]

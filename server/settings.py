@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # API key, expired token); a write on a socket re-checks it, at most this often per
     # credential. See docs/security.md.
     credential_recheck_seconds: float = Field(default=2, gt=0, le=60)
+    # Sockets (graphql-transport-ws and the legacy task socket) one user may hold open on
+    # an instance; the next is closed with 4429 (docs/protocol.md).
+    ws_max_connections_per_user: int = Field(default=50, ge=1, le=100_000)
     # How long the position of a subscription of a client that sent `resumeKey` is kept
     # after it was last delivered to (at least the 10 minutes docs/protocol.md promises).
     ws_resume_ttl_seconds: float = Field(default=900, ge=600, le=7 * 86400)
