@@ -27,8 +27,12 @@ async def stored_seqs(client: AsyncClient, task_id: str) -> list[int]:
 
 async def test_async_client_has_the_operations_of_client(server: LiveServer) -> None:
     async with AsyncClient(server.http_url, token=server.token()) as client:
-        submitted = await client.submit_task("async sdk", context=gated("k"), priority=3)
+        submitted = await client.submit_task(
+            "async sdk", context=gated("k"), priority=3, idempotency_key="async-sdk-1"
+        )
         assert (submitted.task, submitted.priority) == ("async sdk", 3)
+        again = await client.submit_task("async sdk", idempotency_key="async-sdk-1")
+        assert again.id == submitted.id
         async for event in client.watch(submitted.id, until_finished=True):
             if (approval := event.approval_request) is not None:
                 assert approval["parameters"] == {"key": "k", "value": 1}
