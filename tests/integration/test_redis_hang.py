@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 # A request may wait out one Redis socket timeout (0.5 s by default) before the breaker
 # opens; after that none waits on Redis at all.
 FIRST_REQUESTS_WITHIN = 2.0
-LATER_REQUESTS_WITHIN = 0.75
+LATER_REQUESTS_WITHIN = 1.0
 
 
 async def timed_get(server: LiveServer, token: str, path: str) -> float:
