@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ag_ui.core import (
@@ -46,7 +47,7 @@ from rest_compat.routing import Call, Dependencies, Operation, Reply, build_rout
 from rest_compat.sse import SSE_HEADERS, SSE_MEDIA_TYPE, with_heartbeats
 from subscriptions.envelope import Event
 from subscriptions.feeds import TaskFeed
-from subscriptions.telemetry import AG_UI, observed
+from subscriptions.telemetry import AG_UI, Watch
 
 LAST_EVENT_ID = Param(
     "Last-Event-ID",
@@ -132,6 +133,27 @@ async def run_frames(
     after: int | None,
     parameter_schemas: Callable[[str], Awaitable[ParameterSchemas]],
 ) -> AsyncIterator[Frame]:
+    """One run, counted as one subscriber of the `ag-ui` channel (a resume with `after`)."""
+    watch = Watch(AG_UI, resumed=after is not None)
+    try:
+        run = _run_frames(
+            feed, renderer, after=after, parameter_schemas=parameter_schemas, watch=watch
+        )
+        async with contextlib.aclosing(run) as frames:
+            async for frame in frames:
+                yield frame
+    finally:
+        watch.close()
+
+
+async def _run_frames(
+    feed: TaskFeed,
+    renderer: RunRenderer,
+    *,
+    after: int | None,
+    parameter_schemas: Callable[[str], Awaitable[ParameterSchemas]],
+    watch: Watch,
+) -> AsyncGenerator[Frame]:
     """One run: RUN_STARTED, the task's state (a snapshot, or the events after `after`), the
     live events, and the ending its status calls for."""
     for frame in renderer.started():
@@ -143,6 +165,7 @@ async def run_frames(
     executor = snapshot.attachment.task.executor or DEFAULT_EXECUTOR
     renderer.parameter_schemas = await parameter_schemas(executor)
     if after is None or await feed.needs_snapshot(after):
+        watch.sent(snapshot)
         for frame in renderer.snapshot(snapshot):
             yield frame
     else:
@@ -153,6 +176,7 @@ async def run_frames(
             if not batch:
                 break
             for event in batch:
+                watch.sent(event)
                 for frame in renderer.render(event, is_pending=pending.__contains__):
                     yield frame
                 position = event.seq or position
@@ -161,9 +185,10 @@ async def run_frames(
                 yield frame
     if renderer.ended:
         return
-    live = observed(feed.live(snapshot.seq), AG_UI, resumed=after is not None)
+    live = feed.live(snapshot.seq)
     try:
         async for event in live:
+            watch.sent(event)
             for frame in renderer.render(event, is_pending=lambda _: True):
                 yield frame
             if renderer.ended:

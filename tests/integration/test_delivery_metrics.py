@@ -9,6 +9,8 @@ import json
 import httpx
 from websockets.asyncio.client import connect
 
+from tests.integration.test_agui import read_run
+from tests.integration.test_graphql_http_streams import SUBSCRIPTION, finished_task, read_sse
 from tests.integration.test_observability import scrape, value
 from tests.support.clients import Api, collect, note, steps, wait
 from tests.support.live import LiveServer
@@ -129,3 +131,24 @@ async def test_the_legacy_socket_and_long_polling_count_what_they_send(server: L
     assert polled.status_code == 200
     after = await scrape(server)
     assert value(after, SENT, **poll) - value(before, SENT, **poll) == len(stored)
+
+
+async def test_ag_ui_and_graphql_over_sse_count_what_they_send(server: LiveServer) -> None:
+    alice = Api(server, server.token())
+    agui, http = {"channel": "ag-ui"}, {"channel": "graphql-http"}
+    task_id, seqs = await finished_task(alice)
+    before = await scrape(server)
+    # an AG-UI client that saw seq 1 comes back with Last-Event-ID
+    frames = await read_run(alice, "GET", f"/ag-ui/tasks/{task_id}", headers={"Last-Event-ID": "1"})
+    assert frames[-1][1]["type"] == "RUN_FINISHED"
+    # a GraphQL-over-SSE subscriber replays the task from its first event
+    payloads = await read_sse(
+        alice, {"query": SUBSCRIPTION, "variables": {"t": task_id, "a": 0}}, until_seq=seqs[-1]
+    )
+    assert [p["data"]["taskUpdates"]["seq"] for p in payloads] == seqs
+    after = await scrape(server)
+    assert value(after, RESUMES, **agui) - value(before, RESUMES, **agui) == 1
+    assert value(after, SENT, **agui) - value(before, SENT, **agui) == len(seqs) - 1
+    assert value(after, SENT, **http) - value(before, SENT, **http) == len(seqs)
+    await until_metric(server, OPEN, value(before, OPEN, **agui), **agui)
+    await until_metric(server, OPEN, value(before, OPEN, **http), **http)
