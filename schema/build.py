@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
@@ -32,19 +32,25 @@ PARSER_CACHE_SIZE = 256
 VALIDATION_CACHE_SIZE = 256
 
 
-def document_limits() -> type[SchemaExtension]:
-    """The depth and alias rules as one extension whose rule classes exist once.
+# Built once per process: `ValidationCache` keys on the document *and* the rule classes,
+# and each `QueryDepthLimiter(...)` / `MaxAliasesLimiter(...)` makes a new class, so rules
+# built per request missed the cache (about 4 ms of CPU each). They are ours
+# (schema/document_rules.py): Strawberry's walk fragments in exponential time.
+_LIMIT_RULES: tuple[type[ASTValidationRule], ...] = (
+    depth_limit_rule(MAX_DEPTH),
+    alias_limit_rule(MAX_ALIASES),
+)
 
-    `ValidationCache` keys on the document *and* the rule classes, and each
-    `QueryDepthLimiter(...)` / `MaxAliasesLimiter(...)` makes a new class: built per
-    request, every request missed the cache (about 4 ms of CPU each). The classes are
-    made here, once per schema, and every request's extension adds the same ones. They
-    are ours (schema/document_rules.py): Strawberry's walk fragments in exponential time.
-    """
-    rules: list[type[ASTValidationRule]] = [
-        depth_limit_rule(MAX_DEPTH),
-        alias_limit_rule(MAX_ALIASES),
-    ]
+
+def added_rules(*, production: bool) -> tuple[type[ASTValidationRule], ...]:
+    """What agentwire adds to graphql-core's rules: depth and aliases, and in production no
+    introspection (what Strawberry's `DisableIntrospection` adds, in the same list)."""
+    return (*_LIMIT_RULES, *((NoSchemaIntrospectionCustomRule,) if production else ()))
+
+
+def document_limits(*, production: bool) -> type[SchemaExtension]:
+    """The added rules as one extension: every HTTP request validates with the same classes."""
+    rules = list(added_rules(production=production))
 
     class DocumentLimits(AddValidationRules):
         def __init__(self) -> None:
@@ -54,6 +60,10 @@ def document_limits() -> type[SchemaExtension]:
 
 
 class AgentwireSchema(strawberry.Schema):
+    # The one list of rules a document is validated with, over HTTP (Strawberry: its
+    # specified rules plus `document_limits`) and on sockets (schema/realtime.py).
+    validation_rules: tuple[type[ASTValidationRule], ...] = tuple(specified_rules)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -67,9 +77,9 @@ class AgentwireSchema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
-def build_schema(*, production: bool = False) -> strawberry.Schema:
+def build_schema(*, production: bool = False) -> AgentwireSchema:
     """In production, introspection is off: the schema is published, not discoverable."""
-    return AgentwireSchema(
+    schema = AgentwireSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -78,12 +88,14 @@ def build_schema(*, production: bool = False) -> strawberry.Schema:
             OperationMetrics,
             # First after it, so that its after-parse and after-validate steps see every error.
             DocumentErrorCodes,
-            document_limits(),
+            document_limits(production=production),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            *([DisableIntrospection, HideSuggestions] if production else []),
+            *([HideSuggestions] if production else []),
             lambda: ParserCache(maxsize=PARSER_CACHE_SIZE),
             lambda: ValidationCache(maxsize=VALIDATION_CACHE_SIZE),
             ListSizeLimiter,
             MaskUnexpectedErrors,
         ],
     )
+    schema.validation_rules = (*specified_rules, *added_rules(production=production))
+    return schema

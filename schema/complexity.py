@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -135,6 +136,34 @@ def count_objects(
     return _Counter(schema, fragments, variables).count(operation.selection_set, root, 1, 1)
 
 
+def list_size_error(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+) -> GraphQLError | None:
+    """The refusal of an operation whose lists multiply out to more than `MAX_OBJECTS`
+    objects, or None: over HTTP (`ListSizeLimiter`) and on sockets (schema/realtime.py)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name is not None and o.name.value == operation_name)
+    ]
+    for operation in chosen[:1]:
+        total = count_objects(schema, operation, fragments, variables)
+        if total > MAX_OBJECTS:
+            return GraphQLError(
+                f"this operation could return about {total} objects; the limit is "
+                f"{MAX_OBJECTS}: ask for smaller pages (first/limit) or fewer nested lists",
+                extensions={"code": "QUERY_TOO_LARGE"},
+            )
+    return None
+
+
 class ListSizeLimiter(SchemaExtension):
     """Refuse an operation whose lists multiply out to more than `MAX_OBJECTS` objects."""
 
@@ -142,25 +171,12 @@ class ListSizeLimiter(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None:
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            chosen = [
-                o
-                for o in operations
-                if context.operation_name is None
-                or (o.name is not None and o.name.value == context.operation_name)
-            ]
-            schema = graphql_core_schema(context.schema)
-            for operation in chosen[:1]:
-                total = count_objects(schema, operation, fragments, context.variables or {})
-                if total > MAX_OBJECTS:
-                    raise GraphQLError(
-                        f"this operation could return about {total} objects; the limit is "
-                        f"{MAX_OBJECTS}: ask for smaller pages (first/limit) or fewer nested lists",
-                        extensions={"code": "QUERY_TOO_LARGE"},
-                    )
+            error = list_size_error(
+                graphql_core_schema(context.schema),
+                document,
+                context.operation_name,
+                context.variables or {},
+            )
+            if error is not None:
+                raise error
         yield

@@ -38,6 +38,35 @@ def _root_cause(error: GraphQLError) -> BaseException | None:
     return original
 
 
+def _anonymised(error: GraphQLError) -> GraphQLError:
+    cause = _root_cause(error)
+    unavailable = unavailable_from(cause) if cause is not None else None
+    if unavailable is not None:
+        return GraphQLError(
+            unavailable.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=unavailable,
+            extensions=unavailable.extensions,
+        )
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL"},
+    )
+
+
+def mask_unexpected(error: GraphQLError) -> GraphQLError:
+    """The one error mask, for results that do not pass through Strawberry's extensions
+    (events rendered on sockets, schema/realtime.py): exactly `MaskUnexpectedErrors`'s."""
+    return _anonymised(error) if should_mask(error) else error
+
+
 class MaskUnexpectedErrors(MaskErrors):
     """Never a stack trace or internal message in a response: only domain errors speak."""
 
@@ -45,18 +74,4 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=should_mask, error_message=INTERNAL_MESSAGE)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        cause = _root_cause(error)
-        unavailable = unavailable_from(cause) if cause is not None else None
-        if unavailable is not None:
-            return GraphQLError(
-                unavailable.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                original_error=unavailable,
-                extensions=unavailable.extensions,
-            )
-        masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL"}
-        return masked
+        return _anonymised(error)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     GraphQLError,
@@ -26,20 +27,18 @@ from graphql import (
     OperationType,
     execute,
     parse,
-    specified_rules,
     validate,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.utilities import get_operation_ast
 
-from resolvers.errors import DomainError
-from schema.build import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from schema.build import MAX_TOKENS
+from schema.complexity import list_size_error
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
-from schema.document_rules import alias_limit_rule, depth_limit_rule
 from schema.error_codes import VALIDATION_FAILED, annotate
 from schema.events import TaskEvent
-from schema.extensions import INTERNAL_MESSAGE
+from schema.extensions import mask_unexpected
 from schema.suggestions import strip_suggestions
 from subscriptions.envelope import Event
 
@@ -74,36 +73,25 @@ class SharedSubscription:
 
 
 def format_errors(errors: list[GraphQLError]) -> list[Any]:
-    """GraphQL errors as sent; anything that is not a domain error is masked."""
-    formatted: list[Any] = []
-    for error in errors:
-        original = error.original_error
-        if original is not None and not isinstance(original, DomainError | GraphQLError):
-            logger.error("unexpected error rendering an event", exc_info=original)
-            formatted.append(
-                {
-                    "message": INTERNAL_MESSAGE,
-                    "path": error.path,
-                    "extensions": {"code": "INTERNAL"},
-                }
-            )
-        else:
-            formatted.append(error.formatted)
-    return formatted
+    """GraphQL errors as sent: masked exactly as over HTTP (schema/extensions.py)."""
+    return [mask_unexpected(error).formatted for error in errors]
 
 
 class SubscriptionPlanner:
     """Parses and validates subscribe messages, caching by document text."""
 
-    def __init__(self, schema: GraphQLSchema, *, hide_suggestions: bool = False) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        *,
+        rules: Sequence[type[ASTValidationRule]],
+        hide_suggestions: bool = False,
+    ) -> None:
         self.schema = schema
+        # The schema's one list (schema/build.py), the same as over HTTP.
+        self._rules = list(rules)
         # Production: no "Did you mean ...", as over HTTP (schema/suggestions.py).
         self._hide_suggestions = hide_suggestions
-        self._rules = [
-            *specified_rules,
-            depth_limit_rule(MAX_DEPTH),
-            alias_limit_rule(MAX_ALIASES),
-        ]
         self._documents: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
 
     def _document(self, query: str) -> DocumentNode | list[GraphQLError]:
@@ -143,6 +131,9 @@ class SubscriptionPlanner:
         )
         if isinstance(coerced, list):
             return self._strip(coerced)
+        too_large = list_size_error(self.schema, document, operation_name, variables or {})
+        if too_large is not None:
+            return [too_large]
         subscription_type = self.schema.subscription_type
         assert subscription_type is not None
         try:

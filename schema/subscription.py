@@ -1,8 +1,12 @@
 """Subscription: a task's events, or every event of the caller's tasks.
 
-Over graphql-transport-ws both fields are served by the shared fan-out
-(schema/ws_handler.py), which renders each event once per group of identical
-subscriptions; these resolvers define the fields and serve any other transport.
+These resolvers serve every subscription that runs through Strawberry's own execution:
+GraphQL over SSE (graphql-sse) and Apollo's multipart subscriptions over HTTP
+(schema/view.py; tests/integration/test_graphql_http_streams.py), with every schema
+extension (limits, error mask) applied by Strawberry. Over graphql-transport-ws the same
+two fields are served by the shared fan-out instead (schema/ws_handler.py), which renders
+each event once per group of identical subscriptions and validates and masks with the
+same rules (schema/build.py's `validation_rules`, schema/extensions.py's mask).
 """
 
 from __future__ import annotations

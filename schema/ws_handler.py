@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from graphql import specified_rules
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -94,7 +95,9 @@ class Realtime:
         return cls(
             hub=Hub(),
             planner=SubscriptionPlanner(
-                graphql_core_schema(schema), hide_suggestions=hides_suggestions(schema)
+                graphql_core_schema(schema),
+                rules=getattr(schema, "validation_rules", specified_rules),
+                hide_suggestions=hides_suggestions(schema),
             ),
             heartbeat=HeartbeatMonitor(heartbeat_seconds),
             registry=ConnectionRegistry(
