@@ -19,7 +19,7 @@ async def test_success_envelope_carries_only_success_and_data(alice: Rest) -> No
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {
         "success": True,
-        "data": {"tasks": [], "total": 0, "limit": 20, "offset": 0},
+        "data": {"tasks": [], "total": 0, "totalExact": True, "limit": 20, "offset": 0},
     }
     assert len(response.headers["x-request-id"]) == 32
 
