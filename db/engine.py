@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -43,6 +46,29 @@ class DatabaseTimeouts:
     pool: float = 5.0
 
 
+def dumps_json(value: Any) -> str:
+    """JSON columns through orjson (several times faster than the standard library on the
+    event write path); what orjson refuses (integers past 64 bits, non-string keys) falls
+    back to the standard library, which writes them."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# A run of 19+ digits may be an integer past 64 bits, which orjson would read as a float.
+_LONG_NUMBER = re.compile(r"\d{19,}")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """JSON columns through orjson, except text that may hold an integer past 64 bits
+    (orjson reads those as floats; the standard library keeps them exact)."""
+    raw = text.decode() if isinstance(text, bytes) else text
+    if _LONG_NUMBER.search(raw):
+        return json.loads(raw)
+    return orjson.loads(raw)
+
+
 def create_engine(
     url: str, *, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None
 ) -> AsyncEngine:
@@ -65,11 +91,18 @@ def create_engine(
         # disconnect), and pool_recycle retires idle ones before a server timeout.
         pool_pre_ping=False,
         pool_recycle=1800,
+        json_serializer=dumps_json,
+        json_deserializer=loads_json,
     )
 
 
 def _create_sqlite_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": 30},
+        json_serializer=dumps_json,
+        json_deserializer=loads_json,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
