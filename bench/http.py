@@ -427,6 +427,7 @@ async def events_scenario(
                     (str(row[0]), int(row[1]) + len(runs) * args.events_per_task) for row in rows
                 ],
                 events_per_task=args.events_per_task,
+                cpu_seconds=server.cpu_seconds,
             )
         )
     return {
@@ -437,6 +438,7 @@ async def events_scenario(
             ),
             "delivery_p50_ms": median([r["delivery_ms"]["p50"] for r in runs]),
             "delivery_p99_ms": median([r["delivery_ms"]["p99"] for r in runs]),
+            "server_cpu_ms_per_event": median([r["server_cpu_ms_per_event"] for r in runs]),
         },
     }
 
@@ -469,12 +471,15 @@ async def drain_scenario(
     started = time.monotonic()
     try:
         await runner.ready("/healthz")
+        cpu = runner.cpu_seconds()
         result = await drain_rate(
             database, tasks_like="bench %", seconds=args.drain_seconds, started=started
         )
+        cpu = runner.cpu_seconds() - cpu
     finally:
         runner.stop()
-    return {**result, "slots": args.drain_slots}
+    per_task = round(cpu * 1000 / result["completed"], 2) if result["completed"] else None
+    return {**result, "slots": args.drain_slots, "server_cpu_ms_per_task": per_task}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -615,7 +620,7 @@ def main() -> None:
         "events, drain)",
     )
     parser.add_argument("--event-tasks", type=int, default=100)
-    parser.add_argument("--events-per-task", type=int, default=20)
+    parser.add_argument("--events-per-task", type=int, default=10)
     parser.add_argument("--drain-seconds", type=float, default=10)
     parser.add_argument("--drain-slots", type=int, default=32)
     parser.add_argument(

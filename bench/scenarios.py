@@ -7,6 +7,7 @@ import asyncio
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -118,7 +119,12 @@ async def drain_rate(
 
 
 async def events_across_tasks(
-    *, port: int, token: str, tasks: list[tuple[str, int]], events_per_task: int
+    *,
+    port: int,
+    token: str,
+    tasks: list[tuple[str, int]],
+    events_per_task: int,
+    cpu_seconds: Callable[[], float],
 ) -> dict[str, Any]:
     """One graphql-transport-ws subscriber per task; then every task emits
     `events_per_task` events at once through the real journal (POST /bench/emit). Events
@@ -141,6 +147,7 @@ async def events_across_tasks(
             headers={"Authorization": f"Bearer {token}"},
             timeout=120,
         ) as client:
+            cpu_before = cpu_seconds()
             started = time.monotonic()
             replies = await asyncio.gather(
                 *(
@@ -156,6 +163,7 @@ async def events_across_tasks(
                 )
             )
             delivered = time.monotonic() - started
+            cpu = cpu_seconds() - cpu_before
         errors = [r.status_code for r in replies if r.status_code != 200]
         latencies = sorted(
             value for fleet in fleets for values in fleet.arrivals.values() for value in values
@@ -176,6 +184,9 @@ async def events_across_tasks(
             "failed_subscribers": failed[:5],
             "written_per_second": round(total / written, 1),
             "written_and_delivered_per_second": round(total / delivered, 1),
+            # Server CPU (user + system) per event written and delivered: what the rate
+            # would be with a core of its own is about 1000 / this.
+            "server_cpu_ms_per_event": round(cpu * 1000 / total, 2),
             "delivery_ms": {
                 "p50": pct(0.5),
                 "p99": pct(0.99),
