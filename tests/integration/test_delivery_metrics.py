@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 
 import httpx
+from sqlalchemy import text
 from websockets.asyncio.client import connect
 
 from tests.integration.test_agui import read_run
 from tests.integration.test_graphql_http_streams import SUBSCRIPTION, finished_task, read_sse
 from tests.integration.test_observability import scrape, value
+from tests.support.attacker import next_frame, ws_init
 from tests.support.clients import Api, collect, note, steps, wait
 from tests.support.live import LiveServer
 from tests.support.realtime import Recorder
@@ -152,3 +155,41 @@ async def test_ag_ui_and_graphql_over_sse_count_what_they_send(server: LiveServe
     assert value(after, SENT, **http) - value(before, SENT, **http) == len(seqs)
     await until_metric(server, OPEN, value(before, OPEN, **agui), **agui)
     await until_metric(server, OPEN, value(before, OPEN, **http), **http)
+
+
+async def test_a_resume_key_that_brings_back_a_position_counts_as_a_resume(
+    server: LiveServer,
+) -> None:
+    alice = Api(server, server.token())
+    ws = {"channel": "graphql-ws"}
+    task_id, _ = await finished_task(alice)
+    init = {"authorization": f"Bearer {alice.token}", "resumeKey": secrets.token_urlsafe(24)}
+    subscribe = {
+        "id": "watch-1",
+        "type": "subscribe",
+        "payload": {"query": SUBSCRIPTION, "variables": {"t": task_id}},
+    }
+    before = await scrape(server)
+    # given a client that subscribed once without a cursor (a snapshot, not a resume)
+    first = await ws_init(server, init)
+    assert (await next_frame(first))["type"] == "connection_ack"
+    await first.send(json.dumps(subscribe))
+    assert (await next_frame(first))["payload"]["data"]["taskUpdates"]["type"] == "SNAPSHOT"
+    await first.close()
+    assert server.app is not None
+    sessions = server.app.state.agentwire.services.sessions
+    async with asyncio.timeout(10):
+        while True:  # the ended subscription's position is written at once, not inline
+            async with sessions() as session:
+                stored = text("SELECT count(*) FROM resume_positions WHERE resume_key = :key")
+                if (await session.execute(stored, {"key": init["resumeKey"]})).scalar():
+                    break
+            await asyncio.sleep(0.02)
+    middle = await scrape(server)
+    assert value(middle, RESUMES, **ws) == value(before, RESUMES, **ws)
+    # when it reconnects and re-sends the same operation, with the same variables
+    second = await ws_init(server, init)
+    assert (await next_frame(second))["type"] == "connection_ack"
+    await second.send(json.dumps(subscribe))
+    await until_metric(server, RESUMES, value(before, RESUMES, **ws) + 1, **ws)
+    await second.close()
