@@ -179,3 +179,59 @@ async def until(condition: Any, timeout: float = 20) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def test_a_token_source_outlives_a_token_that_expires_during_a_watch(
+    make_server: Any,
+) -> None:
+    # no leeway: a token is refused, and its socket closed (4403), once its exp has passed
+    async with make_server(jwt_leeway_seconds=0) as server:
+        await outlive_expiring_tokens(server)
+
+
+async def outlive_expiring_tokens(server: LiveServer) -> None:
+    user = "short-lived-tokens"
+    # exp is whole seconds: ttl=2 leaves at least one second to connect
+    issued: list[str] = []
+
+    def fresh_token() -> str:
+        issued.append(server.token(user, ttl=2))
+        return issued[-1]
+
+    async with AsyncClient(server.http_url, token=fresh_token, backoff=FAST) as client:
+        task = await client.submit_task("outlives its token", context=gated("t"))
+        watch = client.watch(task.id, until_finished=True)
+
+        async def approve_once_the_socket_was_replaced() -> None:
+            # the server closes the socket with 4403 when the token expires; the watch
+            # reconnects with a new token from the source
+            await until(lambda: watch.reconnects >= 1 and watch.status == "open")
+            waiting = await wait_for_status(client, task.id, "AWAITING_APPROVAL")
+            await client.approve(task.id, waiting.raw["pendingApproval"]["id"])
+
+        approving = asyncio.create_task(approve_once_the_socket_was_replaced())
+        seen: list[TaskEvent] = []
+        await asyncio.wait_for(collect(watch, seen, lambda e: e.ends_task), timeout=30)
+        await approving
+        stored = await stored_seqs(client, task.id)
+    first = seen[0].seq
+    assert seen[0].type == "SNAPSHOT" and first is not None
+    assert [e.seq for e in seen[1:] if e.seq is not None] == [s for s in stored if s > first]
+    assert seen[-1].type == "COMPLETED"
+
+
+async def test_a_fixed_token_that_expires_during_a_watch_ends_it_unauthenticated(
+    make_server: Any,
+) -> None:
+    async with (
+        make_server(jwt_leeway_seconds=0) as server,
+        AsyncClient(server.http_url, token=server.token(ttl=2), backoff=FAST) as client,
+    ):
+        task = await client.submit_task("gated forever", context=gated("f"))
+        seen: list[TaskEvent] = []
+        watch = client.watch(task.id)
+        with pytest.raises(AgentwireError) as refused:
+            await asyncio.wait_for(collect(watch, seen, lambda e: False), 15)
+    assert refused.value.code == "UNAUTHENTICATED"
+    # the socket was open (it had the snapshot) when the server ended it
+    assert seen[0].type == "SNAPSHOT" and watch.reconnects == 0

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
+
+import httpx
+
 from agentwire_client.watch import AllTasksCursor, Backoff, Cursor, TaskCursor, Watch
+
+# A bearer token, or a function that returns a current one (called for every request and
+# every socket connection, so a long-lived client can outlive any one token).
+TokenSource = str | Callable[[], str]
 
 
 def base_url(url: str) -> str:
@@ -16,8 +24,19 @@ def ws_url(url: str) -> str:
     return "ws" + base_url(url).removeprefix("http") + "/graphql"
 
 
-def headers(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def token_getter(token: TokenSource) -> Callable[[], str]:
+    return token if callable(token) else (lambda: token)
+
+
+class BearerAuth(httpx.Auth):
+    """`Authorization: Bearer <token>` with the token source asked on every request."""
+
+    def __init__(self, token: TokenSource) -> None:
+        self._token = token_getter(token)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token()}"
+        yield request
 
 
 class WatchOptions:
@@ -26,14 +45,16 @@ class WatchOptions:
     def __init__(
         self,
         url: str,
-        token: str,
+        token: TokenSource,
         *,
         backoff: Backoff | None,
         max_attempts: int | None,
         connect_timeout: float,
     ) -> None:
         self.ws_url = ws_url(url)
-        self.token = token
+        self.token = token_getter(token)
+        # Only a source that can give a new token makes a 4403 on an open socket worth a retry.
+        self.refreshable = callable(token)
         self.backoff = backoff or Backoff()
         self.max_attempts = max_attempts
         self.connect_timeout = connect_timeout
@@ -43,6 +64,7 @@ class WatchOptions:
             self.ws_url,
             self.token,
             cursor,
+            refreshable=self.refreshable,
             backoff=self.backoff,
             max_attempts=self.max_attempts,
             until_finished=until_finished,

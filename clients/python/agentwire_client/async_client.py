@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import httpx
 
 from agentwire_client import calls
-from agentwire_client._common import WatchOptions, base_url, headers
+from agentwire_client._common import BearerAuth, TokenSource, WatchOptions, base_url
 from agentwire_client.models import Task, TaskPage
 from agentwire_client.watch import Backoff, Watch
 
@@ -21,7 +21,7 @@ class AsyncClient:
     def __init__(
         self,
         url: str,
-        token: str,
+        token: TokenSource,
         *,
         timeout: float = 30.0,
         backoff: Backoff | None = None,
@@ -29,7 +29,7 @@ class AsyncClient:
         connect_timeout: float = 10.0,
     ) -> None:
         self._http = httpx.AsyncClient(
-            base_url=base_url(url), headers=headers(token), timeout=timeout
+            base_url=base_url(url), auth=BearerAuth(token), timeout=timeout
         )
         self._watches = WatchOptions(
             url, token, backoff=backoff, max_attempts=max_attempts, connect_timeout=connect_timeout

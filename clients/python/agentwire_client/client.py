@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import httpx
 
 from agentwire_client import calls
-from agentwire_client._common import WatchOptions, base_url, headers
+from agentwire_client._common import BearerAuth, TokenSource, WatchOptions, base_url
 from agentwire_client.models import AgentwireError, Task, TaskEvent, TaskPage
 from agentwire_client.operations import operation
 from agentwire_client.watch import Backoff, SyncWatch
@@ -28,14 +28,14 @@ class Client:
     def __init__(
         self,
         url: str,
-        token: str,
+        token: TokenSource,
         *,
         timeout: float = 30.0,
         backoff: Backoff | None = None,
         max_attempts: int | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
-        self._http = httpx.Client(base_url=base_url(url), headers=headers(token), timeout=timeout)
+        self._http = httpx.Client(base_url=base_url(url), auth=BearerAuth(token), timeout=timeout)
         self._watches = WatchOptions(
             url, token, backoff=backoff, max_attempts=max_attempts, connect_timeout=connect_timeout
         )

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Protocol
@@ -147,9 +147,10 @@ class Watch:
     def __init__(
         self,
         ws_url: str,
-        token: str,
+        token: Callable[[], str],
         cursor: Cursor,
         *,
+        refreshable: bool,
         backoff: Backoff,
         max_attempts: int | None,
         until_finished: bool,
@@ -160,6 +161,7 @@ class Watch:
         self.reconnects = 0
         self._ws_url = ws_url
         self._token = token
+        self._refreshable = refreshable
         self._backoff = backoff
         self._max_attempts = max_attempts
         self._until_finished = until_finished
@@ -185,7 +187,7 @@ class Watch:
     def _transport(self) -> WebsocketsTransport:
         return WebsocketsTransport(
             url=self._ws_url,
-            init_payload={"authorization": f"Bearer {self._token}"},
+            init_payload={"authorization": f"Bearer {self._token()}"},
             subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
             connect_timeout=self._connect_timeout,
             ack_timeout=self._connect_timeout,
@@ -196,9 +198,11 @@ class Watch:
         failures = 0
         try:
             while True:
+                opened = False
                 try:
                     async with gql.Client(transport=self._transport()) as session:
                         self.status = "open"
+                        opened = True
                         failures = 0
                         async for result in session.subscribe(self.cursor.request()):
                             event = TaskEvent.from_graphql(result[self.cursor.field])
@@ -213,7 +217,10 @@ class Watch:
                         raise error from refused
                 except (TransportError, WebSocketException, OSError, TimeoutError) as dropped:
                     code = close_code(dropped)
-                    if code in FATAL_CLOSE_CODES:
+                    # A token that expired while connected: a source that can give a new
+                    # one reconnects (and resumes); a refusal at connect time stays fatal.
+                    expired = code == 4403 and opened and self._refreshable
+                    if code in FATAL_CLOSE_CODES and not expired:
                         name = "UNAUTHENTICATED" if code == 4403 else "REFUSED"
                         message = f"{FATAL_CLOSE_CODES[code]} (close code {code})"
                         raise AgentwireError.of(name, message) from dropped
