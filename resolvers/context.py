@@ -11,6 +11,7 @@ from auth.principal import Principal
 from auth.revocation import CredentialWatch
 from engine.core import Engine
 from subscriptions.bus import EventBus
+from subscriptions.hub import Hub
 
 if TYPE_CHECKING:  # imported for annotations only: both modules import this one
     from resolvers.audit import AuditTrail
@@ -29,6 +30,8 @@ class Services:
     audit: AuditTrail | None = None
     # Ends open sockets and streams whose credential expires or is revoked (auth/revocation.py).
     credentials: CredentialWatch | None = None
+    # The process's fan-out: every live channel's subscribers (subscriptions/hub.py).
+    hub: Hub = field(default_factory=Hub)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
 from resolvers.limits import authorize
 from subscriptions.envelope import Event
-from subscriptions.stream import TaskEventStream, event_from_row
+from subscriptions.feeds import event_from_row
 
 MAX_EVENTS_PAGE = 1000
 
@@ -35,19 +35,3 @@ async def task_events(
     async with ctx.sessions() as session:
         rows = await events_after(session, task_id, after=after_seq, limit=limit)
     return [event_from_row(row, str(task.user_id)) for row in rows]
-
-
-async def follow_task(
-    ctx: RequestContext, *, task_id: uuid.UUID, after: int | None
-) -> TaskEventStream:
-    """Authorize, then return the replay-then-live stream of the task's events."""
-    await authorize(ctx, "tasks:read")
-    after_seq = _check_after(after)
-    task = await load_visible_task(ctx, task_id)
-    return TaskEventStream(
-        sessions=ctx.sessions,
-        bus=ctx.services.bus,
-        task_id=task_id,
-        user_id=str(task.user_id),
-        after=after_seq,
-    )

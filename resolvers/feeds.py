@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from resolvers.access import load_visible_task
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
-from resolvers.limits import require_scope
+from resolvers.limits import require_scope, throttle
 from subscriptions.envelope import Event, InvalidCursorError, decode_event_cursor
 from subscriptions.feeds import TaskFeed, UserFeed
 from subscriptions.telemetry import GRAPHQL_HTTP, Watch
@@ -33,6 +33,16 @@ async def open_task_feed(
         if snapshot is not None:
             return feed, snapshot
     return feed, after or 0
+
+
+async def open_task_stream(
+    ctx: RequestContext, *, task_id: uuid.UUID, after: int
+) -> tuple[TaskFeed, Start]:
+    """SSE and the legacy socket: as `open_task_feed`, and opening the stream spends the
+    caller's `subscribe` budget, as a graphql-ws `subscribe` does (server/ws_guard.py)."""
+    require_scope(ctx, "tasks:read")
+    await throttle(ctx, "subscribe")
+    return await open_task_feed(ctx, task_id=task_id, after=after)
 
 
 async def open_user_feed(ctx: RequestContext, *, after: str | None) -> tuple[UserFeed, int]:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 
-from db.repositories.events import events_after
 from resolvers.access import load_visible_task
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
 from resolvers.limits import authorize
-from subscriptions.bus import TASK_CHANNEL
 from subscriptions.envelope import Event
 from subscriptions.feeds import TaskFeed
-from subscriptions.stream import event_from_row
 
 MAX_WAIT_SECONDS = 30.0
 MAX_POLL_EVENTS = 500
@@ -55,15 +51,11 @@ async def poll_events(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     # Subscribe before the first read, so an event committed in between still wakes us.
-    async with ctx.services.bus.subscribe(TASK_CHANNEL.format(task_id), maxsize=16) as inbox:
+    async with ctx.services.bus.subscribe(feed.channel, maxsize=16) as inbox:
         while True:
-            inbox.wakeup.clear()
-            async with ctx.sessions() as session:
-                rows = await events_after(session, task_id, after=after, limit=limit)
+            inbox.take()  # what the read below sees needs no wake-up
+            events = await feed.read_after(after, limit)
             remaining = deadline - loop.time()
-            if rows or remaining <= 0:
-                return [event_from_row(row, user_id) for row in rows]
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(inbox.wakeup.wait(), min(remaining, RECHECK_SECONDS))
-            while not inbox.queue.empty():
-                inbox.queue.get_nowait()
+            if events or remaining <= 0:
+                return events
+            await inbox.wait(min(remaining, RECHECK_SECONDS))

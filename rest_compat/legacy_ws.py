@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from auth.authenticate import AuthenticationError
 from auth.principal import Principal
 from resolvers import approvals as approval_resolvers
-from resolvers import events as event_resolvers
+from resolvers import feeds as feed_resolvers
 from resolvers import views as view_resolvers
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
@@ -29,10 +29,12 @@ from resolvers.validation import parse_id
 from rest_compat.envelope import dumps, error_payload, request_id_of
 from rest_compat.errors import ErrorInfo, describe
 from rest_compat.inputs import Param, parse_param
+from rest_compat.legacy_batch import MAX_BATCH_MS, Batcher
 from rest_compat.routing import Dependencies
 from rest_compat.views import TaskJson
 from subscriptions.envelope import Event, now_ms
-from subscriptions.telemetry import LEGACY_WS, observed
+from subscriptions.member import Member
+from subscriptions.telemetry import LEGACY_WS
 
 logger = logging.getLogger("agentwire.rest.ws")
 
@@ -40,6 +42,21 @@ SUBPROTOCOL = "agentwire.v1"
 BEARER_PREFIX = "agentwire.bearer."
 AUTH_TIMEOUT_SECONDS = 10.0
 AFTER = Param("after", "query", {"type": "integer", "minimum": 0, "maximum": 2**53}, "", default=0)
+BATCH_MS = Param(
+    "batchMs",
+    "query",
+    {"type": "integer", "minimum": 0, "maximum": MAX_BATCH_MS},
+    "",
+    default=0,
+)
+# Every legacy socket (and only they) receives the plain envelope: one group, one render.
+WIRE_GROUP = ("legacy-ws", "envelope")
+
+
+def wire_json(event: Event) -> str:
+    return dumps(event.to_wire()).decode()
+
+
 # Close codes: 4000 + the HTTP status the same failure has on REST.
 CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403, 404: 4404, 409: 4409, 422: 4400, 429: 4429}
 
@@ -103,10 +120,6 @@ class LegacySession:
         self.ctx = ctx
         self.send = send
         self.task_id = parse_id(websocket.path_params["taskId"], field="taskId")
-
-    async def pump(self, events: AsyncIterator[Event]) -> None:
-        async for event in events:
-            await self.send(event.to_wire())
 
     async def heartbeat(self, seconds: float) -> None:
         while True:
@@ -200,9 +213,12 @@ async def serve_legacy_socket(
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     lock = asyncio.Lock()
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send_text(frame: str) -> None:
         async with lock:
-            await websocket.send_text(dumps(message).decode())
+            await websocket.send_text(frame)
+
+    async def send(message: dict[str, Any]) -> None:
+        await send_text(dumps(message).decode())
 
     async def close_with(error: BaseException) -> None:
         info = describe(error)
@@ -217,13 +233,27 @@ async def serve_legacy_socket(
         )
         session = LegacySession(websocket, ctx, send)
         after = parse_param(AFTER, websocket.query_params.get("after"))
-        stream = await event_resolvers.follow_task(ctx, task_id=session.task_id, after=after)
+        batch_ms = parse_param(BATCH_MS, websocket.query_params.get("batchMs"))
+        feed, start = await feed_resolvers.open_task_stream(
+            ctx, task_id=session.task_id, after=after
+        )
     except WebSocketDisconnect:
         return
     except Exception as error:
         await close_with(error)
         return
-    events = observed(aiter(stream), LEGACY_WS, resumed=after > 0)
+    # Events reach this socket through the hub, as they reach a graphql-ws subscriber:
+    # one render per event for every legacy socket, coalescing and LAGGED when it is slow.
+    hub = deps.services.hub
+    batcher = Batcher(send_text, batch_ms)
+    member = Member(
+        op_id="",
+        prefix="",
+        suffix="",
+        send=batcher.send,
+        capacity=hub.outbox_capacity,
+        channel=LEGACY_WS,
+    )
     ended = asyncio.Event()
     reasons: list[str] = []
 
@@ -244,13 +274,16 @@ async def serve_legacy_socket(
                 {
                     "taskId": str(session.task_id),
                     "after": after,
+                    "batchMs": batch_ms,
                     "heartbeatSeconds": heartbeat_seconds,
                     "subject": principal.subject,
                 },
             )
         )
         await _run_until_first_ends(
-            session.pump(events),
+            member.run(
+                hub, feed, group_key=WIRE_GROUP, render=wire_json, start=start, resumed=after > 0
+            ),
             session.read(),
             session.heartbeat(heartbeat_seconds),
             until_credential_ends(),
@@ -260,8 +293,6 @@ async def serve_legacy_socket(
     except Exception as error:
         await close_with(error)
     finally:
+        batcher.close()
         if channel is not None and credentials is not None:
             credentials.close(channel)
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()

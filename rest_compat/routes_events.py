@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from auth.authenticate import AuthenticationError
-from resolvers import events as event_resolvers
+from resolvers import feeds as feed_resolvers
 from resolvers import polling
 from resolvers.context import RequestContext
+from resolvers.feeds import Start
 from rest_compat.envelope import dumps, error_payload, success
 from rest_compat.errors import describe
 from rest_compat.inputs import Param
@@ -22,7 +23,9 @@ from rest_compat.routing import Call, Operation, Reply
 from rest_compat.sse import with_heartbeats
 from rest_compat.views import EventJson
 from subscriptions.envelope import Event
-from subscriptions.telemetry import LONG_POLL, SSE, Watch, observed
+from subscriptions.feeds import TaskFeed
+from subscriptions.member import Member
+from subscriptions.telemetry import LONG_POLL, SSE, Watch
 
 AFTER = Param(
     "after",
@@ -116,8 +119,19 @@ def credential_ended_frame(reason: str, request_id: str) -> bytes:
     return b"event: error\ndata: " + dumps(error_payload(info, request_id)) + b"\n\n"
 
 
+def sse_payload(event: Event) -> str:
+    return sse_frame(event).decode()
+
+
+# Every SSE reader of a task receives the same frames: one group, one render per event.
+SSE_GROUP = ("sse", "frame")
+# Frames ready for the response; beyond these the hub's member queues, coalesces and,
+# when the reader still falls behind, says LAGGED (subscriptions/outbox.py).
+SSE_BUFFER = 8
+
+
 async def _frames(
-    events: AsyncIterator[Event], heartbeat_seconds: float, ctx: RequestContext
+    feed: TaskFeed, start: Start, heartbeat_seconds: float, ctx: RequestContext, *, resumed: bool
 ) -> AsyncIterator[bytes]:
     # Ends with an `error` event when the credential expires or is revoked meanwhile.
     ended: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -126,16 +140,25 @@ async def _frames(
         if not ended.done():
             ended.set_result(credential_ended_frame(reason, ctx.request_id))
 
+    hub = ctx.services.hub
+    ready: asyncio.Queue[str] = asyncio.Queue(SSE_BUFFER)
+    member = Member(
+        op_id="", prefix="", suffix="", send=ready.put, capacity=hub.outbox_capacity, channel=SSE
+    )
+    delivering = asyncio.ensure_future(
+        member.run(hub, feed, group_key=SSE_GROUP, render=sse_payload, start=start, resumed=resumed)
+    )
+
     async def encoded() -> AsyncIterator[bytes]:
         yield f"retry: {SSE_RETRY_MS}\n\n".encode()
-        try:
-            async for event in events:
-                yield sse_frame(event)
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                # Leaves the bus subscription now, not whenever the generator is collected.
-                await aclose()
+        while True:
+            frame = asyncio.ensure_future(ready.get())
+            await asyncio.wait({frame, delivering}, return_when=asyncio.FIRST_COMPLETED)
+            if not frame.done():
+                frame.cancel()
+                delivering.result()  # the delivery failed: end the stream with its error
+                return
+            yield frame.result().encode()
 
     credentials = ctx.services.credentials
     channel = credentials.open(ctx.principal, end) if credentials is not None else None
@@ -143,6 +166,9 @@ async def _frames(
         async for chunk in with_heartbeats(encoded(), heartbeat_seconds, ended=ended):
             yield chunk
     finally:
+        delivering.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await delivering
         if channel is not None and credentials is not None:
             credentials.close(channel)
 
@@ -153,11 +179,11 @@ def stream_operation(heartbeat_seconds: float) -> Operation:
         last_event_id = call.params["Last-Event-ID"]
         if last_event_id is not None:
             after = last_event_id
-        follow = await event_resolvers.follow_task(
+        feed, start = await feed_resolvers.open_task_stream(
             call.ctx, task_id=call.params["taskId"], after=after
         )
         return StreamingResponse(
-            _frames(observed(aiter(follow), SSE, resumed=bool(after)), heartbeat_seconds, call.ctx),
+            _frames(feed, start, heartbeat_seconds, call.ctx, resumed=bool(after)),
             media_type=SSE_MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

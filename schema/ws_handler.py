@@ -90,10 +90,11 @@ class Realtime:
         *,
         sessions: async_sessionmaker[AsyncSession],
         heartbeat_seconds: float,
+        hub: Hub,
         resume_ttl_seconds: float = 900,
     ) -> Realtime:
         return cls(
-            hub=Hub(),
+            hub=hub,
             planner=SubscriptionPlanner(
                 graphql_core_schema(schema),
                 rules=getattr(schema, "validation_rules", specified_rules),

@@ -46,6 +46,7 @@ from server.settings import Settings
 from server.shutdown import Shutdown, ShutdownMiddleware
 from subscriptions.breaker import CircuitBreaker
 from subscriptions.bus import EventBus, InProcessBus
+from subscriptions.hub import Hub
 from subscriptions.redis_bus import RedisBus, redis_breaker
 from subscriptions.sequencer import Sequencer
 
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         limiter=limiter,
         audit=audit,
         credentials=credentials,
+        hub=Hub(),
     )
     tokens = token_config(settings)
     authenticator = Authenticator(
@@ -177,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphql.schema,
         sessions=sessions,
         heartbeat_seconds=settings.ws_heartbeat_seconds,
+        hub=services.hub,
         resume_ttl_seconds=settings.ws_resume_ttl_seconds,
     )
 

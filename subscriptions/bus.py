@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
@@ -24,29 +25,48 @@ def channels_for(event: Event) -> tuple[str, str]:
     return TASK_CHANNEL.format(event.task_id), USER_CHANNEL.format(event.user_id)
 
 
-class Subscription:
-    """A subscriber's inbox: a bounded queue that marks itself overflowed instead of blocking.
+class Inbox:
+    """A subscriber's wake-ups from the bus: a bounded queue that notes an overflow
+    instead of blocking the publisher. Used only through its methods: the reader waits,
+    takes what came, and re-reads the database whenever `take` says it missed some."""
 
-    A full queue never blocks the publisher; the subscriber sees `overflowed` and
-    recovers the missing events from the database, so nothing is lost.
-    """
+    __slots__ = ("_maxsize", "_missed", "_queue", "_wakeup")
 
     def __init__(self, maxsize: int) -> None:
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
-        self.overflowed = False
-        self.wakeup = asyncio.Event()
+        self._maxsize = maxsize
+        self._queue: deque[Event] = deque()
+        self._missed = False
+        self._wakeup = asyncio.Event()
 
     def offer(self, event: Event) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed = True
-        self.wakeup.set()
+        if len(self._queue) < self._maxsize:
+            self._queue.append(event)
+        else:
+            self._missed = True
+        self._wakeup.set()
 
     def poke(self) -> None:
         """Ask the reader to re-read the database: notifications may have been lost."""
-        self.overflowed = True
-        self.wakeup.set()
+        self._missed = True
+        self._wakeup.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Until something arrives (True) or `timeout` seconds pass (False)."""
+        if self._queue or self._missed:
+            return True
+        self._wakeup.clear()
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def take(self) -> tuple[list[Event], bool]:
+        """What arrived since the last take, and whether some notifications were missed."""
+        events, missed = list(self._queue), self._missed
+        self._queue.clear()
+        self._missed = False
+        return events, missed
 
 
 class EventBus(Protocol):
@@ -63,14 +83,14 @@ class EventBus(Protocol):
 
     def subscribe(
         self, channel: str, *, maxsize: int = 1000
-    ) -> AbstractAsyncContextManager[Subscription]: ...
+    ) -> AbstractAsyncContextManager[Inbox]: ...
 
 
 class InProcessBus:
     """Fan-out inside one process: one queue per subscriber, keyed by channel."""
 
     def __init__(self, *, sequencer: Sequencer | None = None) -> None:
-        self._subscribers: dict[str, set[Subscription]] = {}
+        self._subscribers: dict[str, set[Inbox]] = {}
         # Gives committed events their cursor before they go out (PostgreSQL only).
         self._sequencer = sequencer
 
@@ -79,9 +99,9 @@ class InProcessBus:
         return False
 
     def poke_all(self) -> None:
-        for subscriptions in self._subscribers.values():
-            for subscription in subscriptions:
-                subscription.poke()
+        for inboxes in self._subscribers.values():
+            for inbox in inboxes:
+                inbox.poke()
 
     def has_subscribers(self, channel: str) -> bool:
         return channel in self._subscribers
@@ -113,19 +133,19 @@ class InProcessBus:
             self.deliver_to(channel, event)
 
     def deliver_to(self, channel: str, event: Event) -> None:
-        for subscription in self._subscribers.get(channel, ()):
-            subscription.offer(event)
+        for inbox in self._subscribers.get(channel, ()):
+            inbox.offer(event)
 
     @asynccontextmanager
-    async def subscribe(self, channel: str, *, maxsize: int = 1000) -> AsyncIterator[Subscription]:
-        subscription = Subscription(maxsize)
-        self._subscribers.setdefault(channel, set()).add(subscription)
+    async def subscribe(self, channel: str, *, maxsize: int = 1000) -> AsyncIterator[Inbox]:
+        inbox = Inbox(maxsize)
+        self._subscribers.setdefault(channel, set()).add(inbox)
         try:
-            yield subscription
+            yield inbox
         finally:
             subscribers = self._subscribers.get(channel)
             if subscribers is not None:
-                subscribers.discard(subscription)
+                subscribers.discard(inbox)
                 if not subscribers:
                     del self._subscribers[channel]
 

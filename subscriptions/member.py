@@ -52,17 +52,27 @@ class Member:
         "prefix",
         "send",
         "skip_through",
+        "suffix",
         "topic",
         "watch",
     )
 
     def __init__(
-        self, *, op_id: str, prefix: str, send: Send, capacity: int, channel: str = GRAPHQL_WS
+        self,
+        *,
+        op_id: str,
+        prefix: str,
+        send: Send,
+        capacity: int,
+        channel: str = GRAPHQL_WS,
+        suffix: str = "}",
     ) -> None:
         self.op_id = op_id
         self.channel = channel
         self.watch: Watch | None = None
+        # Each frame is prefix + the group's payload + suffix (an operation id's envelope).
         self.prefix = prefix
+        self.suffix = suffix
         self.send = send
         self.outbox = Outbox(capacity)
         self.position = 0
@@ -74,7 +84,7 @@ class Member:
         self._finishing: asyncio.Task[None] | None = None
 
     def frame(self, payload: str) -> str:
-        return self.prefix + payload + "}"
+        return self.prefix + payload + self.suffix
 
     def offer(self, event: Event, position: int | None, payload: str) -> None:
         """Called by the topic for each live event; never blocks."""
@@ -144,12 +154,19 @@ class Member:
             self.outbox.ready.set()
 
     async def run(
-        self, hub: Hub, feed: Feed, *, group_key: Hashable, render: Render, start: Any
+        self,
+        hub: Hub,
+        feed: Feed,
+        *,
+        group_key: Hashable,
+        render: Render,
+        start: Any,
+        resumed: bool = False,
     ) -> None:
         """Deliver `start` (a snapshot Event, or a position to resume after), then live events."""
         topic = await hub.acquire(feed)
         self.topic = topic
-        self.watch = Watch(self.channel)
+        self.watch = Watch(self.channel, resumed=resumed)
         try:
             group = self.group = topic.group(group_key, render)
             if isinstance(start, Event):

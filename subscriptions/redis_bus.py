@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from subscriptions.breaker import CircuitBreaker, CircuitOpenError
-from subscriptions.bus import InProcessBus, Subscription, channels_for
+from subscriptions.bus import Inbox, InProcessBus, channels_for
 from subscriptions.envelope import Event
 
 if TYPE_CHECKING:
@@ -155,9 +155,9 @@ class RedisBus:
             await pipe.execute()
 
     @asynccontextmanager
-    async def subscribe(self, channel: str, *, maxsize: int = 1000) -> AsyncIterator[Subscription]:
+    async def subscribe(self, channel: str, *, maxsize: int = 1000) -> AsyncIterator[Inbox]:
         first = not self._local.has_subscribers(channel)
-        async with self._local.subscribe(channel, maxsize=maxsize) as subscription:
+        async with self._local.subscribe(channel, maxsize=maxsize) as inbox:
             pending = self._confirmations.get(CHANNEL_PREFIX + channel)
             if first:
                 await self._redis_subscribe(channel)
@@ -165,7 +165,7 @@ class RedisBus:
                 # Another subscriber is still waiting for Redis to confirm this channel.
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     await asyncio.wait_for(asyncio.shield(pending), self._socket_timeout)
-            yield subscription
+            yield inbox
         if not self._local.has_subscribers(channel):
             await self._redis_unsubscribe(channel)
 

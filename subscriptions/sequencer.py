@@ -28,7 +28,7 @@ from db.event_log import (
     rows_by_keys,
 )
 from subscriptions.envelope import Event, EventType
-from subscriptions.stream import event_from_row
+from subscriptions.feeds import event_from_row
 
 logger = logging.getLogger(__name__)
 

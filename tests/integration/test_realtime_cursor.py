@@ -21,9 +21,8 @@ from db.repositories.events import append_event, events_after
 from db.repositories.feeds import user_events_after
 from subscriptions.bus import InProcessBus
 from subscriptions.envelope import Event
-from subscriptions.feeds import UserFeed
+from subscriptions.feeds import UserFeed, event_from_row
 from subscriptions.sequencer import Sequencer
-from subscriptions.stream import event_from_row
 from tests.support.realtime import scratch_postgres
 
 pytestmark = pytest.mark.postgres
