@@ -28,6 +28,7 @@ from sqlalchemy.types import TypeDecorator
 
 from domain.vocabulary import (
     ApprovalStatus,
+    CancelMode,
     EventPriority,
     EventType,
     OnTimeout,
@@ -200,7 +201,7 @@ class Task(Base):
     # (and decide its approvals), nothing more (docs/approvals.md).
     reviewer_roles: Mapped[list[Any] | None] = mapped_column(JsonValue)
     # `immediate` (stop at the next checkpoint) or `after_step` (finish the running step).
-    cancel_mode: Mapped[str | None] = mapped_column(String(16))
+    cancel_mode: Mapped[CancelMode | None] = mapped_column(Vocabulary(CancelMode, 16))
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -97,6 +97,20 @@ class OnTimeout(StrEnum):
     APPROVE = "approve"
 
 
+class CancelMode(StrEnum):
+    """How a running task is cancelled: at its next checkpoint, or once its step finishes."""
+
+    IMMEDIATE = "immediate"
+    AFTER_STEP = "after_step"
+
+
+class InputPolicy(StrEnum):
+    """What input sent to a task that awaits approval does: wait for it, or reject it."""
+
+    QUEUE = "queue"
+    REJECT_PENDING = "reject_pending"
+
+
 class Reversibility(StrEnum):
     """Whether a step can be undone."""
 

@@ -19,7 +19,7 @@ from db.engine import write_session
 from db.models import Task, utcnow
 from db.repositories.steps import steps_of_task
 from db.repositories.tasks import recent_run_seconds, renew_lease, tasks_with_expired_lease
-from domain.vocabulary import EventType, StepStatus, TaskStatus
+from domain.vocabulary import CancelMode, EventType, StepStatus, TaskStatus
 from engine.actions import ActionSpec
 from engine.approvals import cancel_everything, fail_pending_approvals
 from engine.builtin import BuiltinExecutor
@@ -300,10 +300,10 @@ class Engine:
 
     # signals from resolvers
 
-    def request_cancel(self, task_id: uuid.UUID, *, mode: str = "immediate") -> None:
+    def request_cancel(self, task_id: uuid.UUID, *, mode: str = CancelMode.IMMEDIATE) -> None:
         """`immediate` stops the running step at its next checkpoint; `after_step` lets it
         finish (the runner then starts no further step)."""
-        if mode == "immediate":
+        if mode == CancelMode.IMMEDIATE:
             self._cancel_flags.add(task_id)
 
     def cancel_requested(self, task_id: uuid.UUID) -> bool:
@@ -315,7 +315,7 @@ class Engine:
                 select(Task.cancel_requested, Task.cancel_mode).where(Task.id == task_id)
             )
             row = result.one_or_none()
-            return row is not None and bool(row[0]) and row[1] != "after_step"
+            return row is not None and bool(row[0]) and row[1] != CancelMode.AFTER_STEP
 
     def approval_decided(self, approval_id: uuid.UUID) -> None:
         signal = self._approval_signals.get(approval_id)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import TaskStep
 from db.repositories.steps import get_step
-from domain.vocabulary import EventType
+from domain.vocabulary import CancelMode, EventType
 from engine.executor import ApprovalDecision, StepCancelledError, StepFailedError, StepSpec
 from subscriptions.wire import STEP_IN_EVENT
 
@@ -63,7 +63,7 @@ class RunContext:
             return
         self._last_progress = now
         async with self._engine.transaction(self._task_id) as tx:
-            if tx.task.cancel_requested and tx.task.cancel_mode != "after_step":
+            if tx.task.cancel_requested and tx.task.cancel_mode != CancelMode.AFTER_STEP:
                 raise StepCancelledError
             step = await get_step(tx.session, self._step_id)
             assert step is not None

@@ -11,7 +11,7 @@ from typing import Any
 from db.models import Task, utcnow
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids
-from domain.vocabulary import ApprovalStatus, EventType, TaskStatus
+from domain.vocabulary import ApprovalStatus, EventType, InputPolicy, TaskStatus, parse_word
 from engine.approvals import record_decision
 from engine.journal import TaskMissingError
 from resolvers.access import not_found, require_owner
@@ -20,15 +20,14 @@ from resolvers.errors import ConflictError, ValidationFailedError
 from resolvers.limits import authorize
 from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object
 
-INPUT_POLICIES = ("queue", "reject_pending")
 MAX_INPUTS = 100
 
 
 async def send_input(
-    ctx: RequestContext, *, task_id: uuid.UUID, input: Any, policy: str = "queue"
+    ctx: RequestContext, *, task_id: uuid.UUID, input: Any, policy: str = InputPolicy.QUEUE
 ) -> Task:
     await authorize(ctx, "tasks:write")
-    if policy not in INPUT_POLICIES:
+    if parse_word(InputPolicy, policy) is None:
         raise ValidationFailedError("policy must be 'queue' or 'reject_pending'", field="policy")
     if input is None:
         raise ValidationFailedError("input is required (any JSON value)", field="input")
@@ -60,9 +59,9 @@ async def send_input(
                 inputId=entry["id"],
                 input=input,
                 policy=policy,
-                queued=awaiting and policy == "queue",
+                queued=awaiting and policy == InputPolicy.QUEUE,
             )
-            if awaiting and policy == "reject_pending":
+            if awaiting and policy == InputPolicy.REJECT_PENDING:
                 for approval in (await approvals_by_task_ids(tx.session, [task_id]))[0]:
                     if approval.status == ApprovalStatus.PENDING:
                         await record_decision(

@@ -13,7 +13,7 @@ from db.models import Task
 from db.repositories import tasks as task_queries
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids
-from domain.vocabulary import EventType, OnTimeout, TaskStatus, parse_word
+from domain.vocabulary import CancelMode, EventType, OnTimeout, TaskStatus, parse_word
 from engine.actions import parse_steps
 from engine.approvals import ON_REJECT_VALUES, cancel_everything
 from engine.executor import PlanError, StepSpec
@@ -194,14 +194,14 @@ async def find_task(ctx: RequestContext, *, task_id: uuid.UUID) -> Task | None:
         return None
 
 
-CANCEL_MODES = ("immediate", "after_step")
-
-
-async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID, mode: str = "immediate") -> Task:
+async def cancel_task(
+    ctx: RequestContext, *, task_id: uuid.UUID, mode: str = CancelMode.IMMEDIATE
+) -> Task:
     """Pending and awaiting-approval tasks end at once; a running one at its next checkpoint
     (`immediate`) or once its running step finishes (`after_step`)."""
     await authorize(ctx, "tasks:write")
-    if mode not in CANCEL_MODES:
+    cancel_mode = parse_word(CancelMode, mode)
+    if cancel_mode is None:
         raise ValidationFailedError("mode must be 'immediate' or 'after_step'", field="mode")
     try:
         async with ctx.engine.transaction(task_id) as tx:
@@ -221,9 +221,9 @@ async def cancel_task(ctx: RequestContext, *, task_id: uuid.UUID, mode: str = "i
                 request_id=ctx.request_id,
             )
             if status == TaskStatus.RUNNING:
-                if not tx.task.cancel_requested or mode == "immediate":
+                if not tx.task.cancel_requested or cancel_mode == CancelMode.IMMEDIATE:
                     tx.task.cancel_requested = True
-                    tx.task.cancel_mode = mode
+                    tx.task.cancel_mode = cancel_mode
                     tx.log("cancellation requested; stopping at the next checkpoint")
             else:
                 await cancel_everything(tx, message=f"cancelled by {ctx.principal.subject}")

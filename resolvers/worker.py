@@ -19,6 +19,7 @@ from db.repositories.executors import get_executor
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
 from domain.vocabulary import (
     ApprovalStatus,
+    CancelMode,
     EventType,
     OnTimeout,
     StepStatus,
@@ -236,7 +237,7 @@ async def heartbeat(
             if approval.status == ApprovalStatus.PENDING and approval.expires_at <= utcnow():
                 await expire_approval(tx, approval)
         answered = [_approval_signal(a) for a in approvals]
-        mode = tx.task.cancel_mode or "immediate"
+        mode = tx.task.cancel_mode or CancelMode.IMMEDIATE
         cancel = {"mode": mode} if tx.task.cancel_requested else None
         status = tx.task.status
         inputs = deliverable_inputs(tx.task)

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from domain.vocabulary import TaskStatus
+from domain.vocabulary import CancelMode, InputPolicy, TaskStatus
 from resolvers import approvals as approval_resolvers
 from resolvers import history as history_resolvers
 from resolvers import inputs as input_resolvers
@@ -40,10 +40,14 @@ IDEMPOTENCY_KEY = Param(
 CANCEL_MODE = Param(
     "mode",
     "query",
-    {"type": "string", "enum": ["immediate", "after_step"], "default": "immediate"},
+    {
+        "type": "string",
+        "enum": [m.value for m in CancelMode],
+        "default": CancelMode.IMMEDIATE.value,
+    },
     "`immediate` stops a running task at its next checkpoint; `after_step` lets the "
     "running step finish.",
-    default="immediate",
+    default=CancelMode.IMMEDIATE.value,
 )
 HISTORY_PARAMS = (
     Param(
@@ -163,7 +167,10 @@ async def cancel(call: Call) -> Response:
 async def send_input(call: Call) -> Response:
     body: InputBody = call.body
     task = await input_resolvers.send_input(
-        call.ctx, task_id=call.params["taskId"], input=body.input, policy=body.policy or "queue"
+        call.ctx,
+        task_id=call.params["taskId"],
+        input=body.input,
+        policy=body.policy or InputPolicy.QUEUE,
     )
     return await task_data(call, task)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.vocabulary import CancelMode, InputPolicy
 from resolvers import approvals as approval_resolvers
 from resolvers import batch_approvals as batch_resolvers
 from resolvers import executors as executor_resolvers
@@ -35,17 +35,8 @@ from schema.worker import (
     signals_of,
 )
 
-
-@strawberry.enum(description="How a running task is cancelled.")
-class CancelMode(Enum):
-    IMMEDIATE = "immediate"
-    AFTER_STEP = "after_step"
-
-
-@strawberry.enum(description="What input does to a task that awaits approval.")
-class InputPolicy(Enum):
-    QUEUE = "queue"
-    REJECT_PENDING = "reject_pending"
+strawberry.enum(CancelMode, description="How a running task is cancelled.")
+strawberry.enum(InputPolicy, description="What input does to a task that awaits approval.")
 
 
 @strawberry.input(description="A new task.")
@@ -169,7 +160,7 @@ class Mutation:
         task = await task_resolvers.cancel_task(
             info.context.resolver_context(),
             task_id=parse_id(task_id, field="taskId"),
-            mode=mode.value,
+            mode=mode,
         )
         return Task.from_model(task)
 
@@ -202,7 +193,7 @@ class Mutation:
             info.context.resolver_context(),
             task_id=parse_id(task_id, field="taskId"),
             input=input,
-            policy=policy.value,
+            policy=policy,
         )
         return Task.from_model(task)
 
