@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     max_header_count: int = Field(default=100, ge=10, le=10_000)
     header_timeout_seconds: float = Field(default=10, gt=0, le=300)
-    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    # Above the idle timeouts of common HTTP clients (Node.js fetch: 4 s, on a one-second
+    # timer), so a client never reuses a connection the server is closing at that moment.
+    keep_alive_seconds: int = Field(default=15, ge=1, le=300)
     # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For names
     # the client (audit entries, the failed-authentication throttle). Empty: the peer.
     trusted_proxies: str = ""

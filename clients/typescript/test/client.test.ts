@@ -23,10 +23,11 @@ describe('typed operations and watch', () => {
     const watch = client.watch(submitted.id);
     const seen: TaskEvent[] = [];
     watch.on('event', (e) => seen.push(e));
-    watch.on('approval_request', (e) => {
-      const approval = e.data.approvalRequest!;
-      void client.approve({ taskId: submitted.id, approvalId: approval.id, approved: true, modifiedParameters: { key: 'b', value: 3 } });
-    });
+    // The request is in the state whether it came as an event or was already in the SNAPSHOT
+    // (the engine may reach the gate before the socket subscribes).
+    await until(() => watch.state?.pendingApproval != null, 'the approval request');
+    const approval = watch.state!.pendingApproval!;
+    await client.approve({ taskId: submitted.id, approvalId: approval.id, approved: true, modifiedParameters: { key: 'b', value: 3 } });
     await until(() => watch.state?.status === 'COMPLETED', 'the task to complete');
     expect(seen[0]!.type).toBe('SNAPSHOT');
     expect(watch.status).toBe('open');
