@@ -209,6 +209,12 @@ class Task(Base):
     # applied under it, so a retried write is acknowledged without being applied twice.
     lease_token: Mapped[str | None] = mapped_column(String(64))
     lease_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    # An undo queued for the worker of a remote executor (issue 12): the ids of the steps to
+    # roll back, newest first; null when none is queued or running.
+    # (SQL NULL, not JSON null, when cleared: the claim looks for the rows that have one.)
+    undo_step_ids: Mapped[list[Any] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+    )
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

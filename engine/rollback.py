@@ -40,22 +40,14 @@ def plan_undo(
     task_status: str,
     steps: list[TaskStep],
     down_to: uuid.UUID | None,
-    *,
-    in_process: bool = True,
 ) -> UndoPlan:
-    """Which completed steps to roll back, newest first, or why none can be.
-
-    `in_process` is False for a task a remote worker ran: rollbacks run through the
-    executor's own code, and undo requests to workers are not part of the protocol yet."""
+    """Which completed steps to roll back, newest first, or why none can be; the same rule
+    whichever engine ran the task (an irreversible step, or one that left no rollback
+    data, blocks the undo; compensatable and reversible steps can be rolled back)."""
     if task_status not in TaskStatus.FINISHED:
         raise UndoRefusedError(
             f"the task is {task_status}; only a finished task can be undone",
             "cancel the task or wait for it to finish, then undo",
-        )
-    if not in_process:
-        raise UndoRefusedError(
-            "this task was run by a remote worker, and undo cannot reach remote workers yet",
-            "roll the work back in your engine; undo works for tasks of the built-in executor",
         )
     completed = [s for s in steps if s.status == StepStatus.COMPLETED]
     if not completed:
@@ -103,13 +95,50 @@ def reserve_undo(tx: TaskTransaction) -> str:
     """
     task = tx.task
     now = utcnow()
-    if task.lease_owner and task.lease_expires_at and task.lease_expires_at > now:
-        raise UndoRefusedError(
-            "an undo of this task is already running", "wait for it to finish, then read the task"
-        )
+    _refuse_a_second_undo(task)
     task.lease_owner = f"undo:{uuid.uuid4().hex}"
     task.lease_expires_at = now + timedelta(seconds=UNDO_RESERVATION_SECONDS)
     return task.lease_owner
+
+
+def _refuse_a_second_undo(task: Task) -> None:
+    running = task.lease_owner and task.lease_expires_at and task.lease_expires_at > utcnow()
+    if running or task.undo_step_ids is not None:
+        raise UndoRefusedError(
+            "an undo of this task is already running", "wait for it to finish, then read the task"
+        )
+
+
+def queue_undo(tx: TaskTransaction, plan: UndoPlan) -> None:
+    """For a task a remote worker ran: the rollbacks run in that executor's own code, so the
+    undo is queued on the task for a worker of its executor to claim (engine/leases.py)."""
+    _refuse_a_second_undo(tx.task)
+    tx.task.undo_step_ids = [str(step_id) for step_id in plan.step_ids]
+    tx.emit(EventType.UNDO_START, message=f"rolling back {len(plan.step_ids)} step(s)")
+
+
+def mark_rolled_back(tx: TaskTransaction, step: TaskStep) -> None:
+    step.status = StepStatus.ROLLED_BACK
+    step.finished_at = utcnow()
+    tx.emit(EventType.STEP_ROLLED_BACK, step=STEP_IN_EVENT(step))
+
+
+async def finish_undo(tx: TaskTransaction, *, rolled_back: int) -> None:
+    """The undo's end: `rolled_back` once no completed step is left, and `undo_complete`."""
+    steps = await steps_of_task(tx.session, tx.task.id)
+    if not any(s.status == StepStatus.COMPLETED for s in steps):
+        tx.set_status(TaskStatus.ROLLED_BACK, message="every completed step was rolled back")
+    tx.emit(EventType.UNDO_COMPLETE, message=f"rolled back {rolled_back} step(s)")
+    tx.task.undo_step_ids = None
+
+
+def fail_undo(tx: TaskTransaction, *, step_name: str) -> str:
+    """A step's rollback failed: the undo ends there; the steps after it stay rolled back."""
+    message = f"rolling back step {step_name!r} failed; the steps after it stay rolled back"
+    tx.emit(EventType.ERROR, message=message, error={"code": "ROLLBACK_FAILED"})
+    tx.emit(EventType.UNDO_COMPLETE, message=message)
+    tx.task.undo_step_ids = None
+    return message
 
 
 async def run_undo(engine: Engine, task_id: uuid.UUID, plan: UndoPlan, *, reservation: str) -> None:
@@ -120,12 +149,7 @@ async def run_undo(engine: Engine, task_id: uuid.UUID, plan: UndoPlan, *, reserv
         for step_id in plan.step_ids:
             await _roll_back_step(engine, task_id, step_id)
         async with engine.transaction(task_id) as tx:
-            steps = await steps_of_task(tx.session, task_id)
-            if not any(s.status == StepStatus.COMPLETED for s in steps):
-                tx.set_status(
-                    TaskStatus.ROLLED_BACK, message="every completed step was rolled back"
-                )
-            tx.emit(EventType.UNDO_COMPLETE, message=f"rolled back {len(plan.step_ids)} step(s)")
+            await finish_undo(tx, rolled_back=len(plan.step_ids))
     finally:
         async with engine.transaction(task_id) as tx:
             if tx.task.lease_owner == reservation:
@@ -143,17 +167,13 @@ async def _roll_back_step(engine: Engine, task_id: uuid.UUID, step_id: uuid.UUID
         await executor.rollback_step(spec, rollback, RunContext(engine, task_id, step_id))
     except Exception as error:
         logger.exception("rolling back step %s of task %s failed", step_id, task_id)
-        message = f"rolling back step {name!r} failed; the steps after it stay rolled back"
         async with engine.transaction(task_id) as tx:
-            tx.emit(EventType.ERROR, message=message, error={"code": "ROLLBACK_FAILED"})
-            tx.emit(EventType.UNDO_COMPLETE, message=message)
+            message = fail_undo(tx, step_name=name)
         raise UndoFailedError(message) from error
     async with engine.transaction(task_id) as tx:
         step = await get_step(tx.session, step_id)
         assert step is not None
-        step.status = StepStatus.ROLLED_BACK
-        step.finished_at = utcnow()
-        tx.emit(EventType.STEP_ROLLED_BACK, step=STEP_IN_EVENT(step))
+        mark_rolled_back(tx, step)
 
 
 async def _executor_name(engine: Engine, task_id: uuid.UUID) -> str:

@@ -9,7 +9,14 @@ from db.models import Task, TaskStep
 from db.repositories.audit import record_audit
 from db.repositories.steps import steps_of_task
 from engine.journal import TaskMissingError
-from engine.rollback import UndoFailedError, UndoRefusedError, plan_undo, reserve_undo, run_undo
+from engine.rollback import (
+    UndoFailedError,
+    UndoRefusedError,
+    plan_undo,
+    queue_undo,
+    reserve_undo,
+    run_undo,
+)
 from resolvers.access import load_visible_task, not_found, require_owner
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError
@@ -17,20 +24,21 @@ from resolvers.limits import authorize
 
 
 async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UUID | None) -> Task:
-    """Nothing changes unless every step in the plan can be rolled back; one undo at a time."""
+    """Nothing changes unless every step in the plan can be rolled back; one undo at a time.
+    A task of a remote executor is undone by a worker of it: the undo is queued, and this
+    returns at once (its events report the progress)."""
     await authorize(ctx, "tasks:write")
     try:
         async with ctx.engine.transaction(task_id) as tx:
             require_owner(ctx, tx.task, action="task.undo")
             steps = await steps_of_task(tx.session, task_id)
             try:
-                plan = plan_undo(
-                    tx.task.status,
-                    steps,
-                    step_id,
-                    in_process=tx.task.executor in ctx.engine.executors,
-                )
-                reservation = reserve_undo(tx)
+                plan = plan_undo(tx.task.status, steps, step_id)
+                in_process = tx.task.executor in ctx.engine.executors
+                if in_process:
+                    reservation = reserve_undo(tx)
+                else:
+                    queue_undo(tx, plan)
             except UndoRefusedError as refused:
                 if refused.not_found:
                     raise NotFoundError(
@@ -47,6 +55,10 @@ async def undo_task(ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UU
             )
     except TaskMissingError as error:
         raise not_found(task_id) from error
+    if not in_process:
+        # A worker of the task's executor claims the undo and runs its rollback handlers;
+        # the task's events report it as they report an in-process undo.
+        return await load_visible_task(ctx, task_id)
     try:
         await run_undo(ctx.engine, task_id, plan, reservation=reservation)
     except UndoFailedError as failure:
@@ -75,9 +87,7 @@ async def preview_undo(
     async with ctx.sessions() as session:
         steps = await steps_of_task(session, task_id)
     try:
-        plan = plan_undo(
-            task.status, steps, step_id, in_process=task.executor in ctx.engine.executors
-        )
+        plan = plan_undo(task.status, steps, step_id)
     except UndoRefusedError as refused:
         if refused.not_found:
             raise NotFoundError(

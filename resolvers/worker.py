@@ -67,6 +67,8 @@ class ClaimResult:
     # released while it waited for approval is claimed again with its decision in hand.
     approvals: list[dict[str, Any]] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    # Set for a claim of undo work: the ids of the steps to roll back, in that order.
+    undo: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class Signals:
     approvals: list[dict[str, Any]]
     status: str
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    undo: list[str] | None = None
 
 
 def _number(value: Any, *, field: str, low: float, high: float, default: float) -> float:
@@ -178,6 +181,7 @@ async def claim(
                 claimed.expires_at,
                 approvals=[_approval_signal(a) for a in approvals],
                 inputs=deliverable_inputs(task),
+                undo=list(task.undo_step_ids) if claimed.undo and task.undo_step_ids else None,
             )
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
@@ -187,7 +191,7 @@ async def claim(
 
 
 @asynccontextmanager
-async def _write(
+async def write_under_lease(
     ctx: RequestContext, task_id: uuid.UUID, token: Any, sequence: Any
 ) -> AsyncIterator[LeasedWrite]:
     require_worker(ctx)
@@ -209,7 +213,7 @@ async def _write(
         ) from error
 
 
-async def _step_of(write: LeasedWrite, step_id: uuid.UUID) -> TaskStep:
+async def step_of_lease(write: LeasedWrite, step_id: uuid.UUID) -> TaskStep:
     step = await get_step(write.tx.session, step_id)
     if step is None or step.task_id != write.tx.task.id:
         raise NotFoundError(
@@ -226,7 +230,7 @@ async def heartbeat(
     lease = _number(
         lease_seconds, field="leaseSeconds", low=LEASE_RANGE[0], high=LEASE_RANGE[1], default=30
     )
-    async with _write(ctx, task_id, token, None) as write:
+    async with write_under_lease(ctx, task_id, token, None) as write:
         tx = write.tx
         if not tx.task.cancel_requested:
             # After a cancel the lease is not renewed: a worker that does not stop within
@@ -241,10 +245,16 @@ async def heartbeat(
         cancel = {"mode": mode} if tx.task.cancel_requested else None
         status = tx.task.status
         inputs = deliverable_inputs(tx.task)
+        undo = list(tx.task.undo_step_ids) if tx.task.undo_step_ids is not None else None
         expires = tx.task.lease_expires_at
     assert expires is not None
     return Signals(
-        lease_expires_at=expires, cancel=cancel, approvals=answered, status=status, inputs=inputs
+        lease_expires_at=expires,
+        cancel=cancel,
+        approvals=answered,
+        status=status,
+        inputs=inputs,
+        undo=undo,
     )
 
 
@@ -268,7 +278,7 @@ async def release_task(
     """Give the task back without failing it. Awaiting approval, it is parked (no lease, no
     slot) until the decision puts it back in the queue; running, it goes back to the queue
     at once, its running step to be started again. Neither counts as a failed attempt."""
-    async with _write(ctx, task_id, token, sequence) as write:
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
         tx = write.tx
         if not write.applied:
             return Ack(False, sequence, {"status": tx.task.status})
@@ -286,8 +296,8 @@ async def release_task(
 async def start_step(
     ctx: RequestContext, *, task_id: uuid.UUID, step_id: uuid.UUID, token: Any, sequence: Any
 ) -> Ack:
-    async with _write(ctx, task_id, token, sequence) as write:
-        step = await _step_of(write, step_id)
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
+        step = await step_of_lease(write, step_id)
         if not write.applied:
             return Ack(False, sequence, {"step": STEP_IN_EVENT(step)})
         tx = write.tx
@@ -324,7 +334,7 @@ async def _granted(tx: Any, step_id: uuid.UUID) -> bool:
 
 
 async def _running_step(write: LeasedWrite, step_id: uuid.UUID) -> TaskStep:
-    step = await _step_of(write, step_id)
+    step = await step_of_lease(write, step_id)
     if write.applied and step.status != StepStatus.RUNNING:
         raise ConflictError(
             f"step {step_id} is {step.status}, not running",
@@ -347,7 +357,7 @@ async def step_progress(
     if fraction < 0:
         raise ValidationFailedError("progress is required: a number from 0 to 1", field="progress")
     text = clean_text(message, field="message", max_chars=MAX_LOG_CHARS)
-    async with _write(ctx, task_id, token, sequence) as write:
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
         step = await _running_step(write, step_id)
         if write.applied:
             step.progress = fraction
@@ -371,8 +381,8 @@ async def step_log(
         raise ValidationFailedError(f"level must be one of {', '.join(LOG_LEVELS)}", field="level")
     text = clean_text(message, field="message", max_chars=MAX_LOG_CHARS, required=True)
     assert text is not None
-    async with _write(ctx, task_id, token, sequence) as write:
-        await _step_of(write, step_id)
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
+        await step_of_lease(write, step_id)
         if write.applied:
             write.tx.log(text, level=str(level), step_id=step_id)
         return Ack(write.applied, sequence)
@@ -390,7 +400,7 @@ async def complete_step(
 ) -> Ack:
     check_json_object({"result": result}, field="body", max_bytes=MAX_CONTEXT_BYTES)
     rollback_data = check_json_object(rollback, field="rollback", max_bytes=MAX_CONTEXT_BYTES)
-    async with _write(ctx, task_id, token, sequence) as write:
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
         step = await _running_step(write, step_id)
         if write.applied:
             step.status = StepStatus.COMPLETED
@@ -404,7 +414,7 @@ async def complete_step(
         return Ack(write.applied, sequence, {"step": STEP_IN_EVENT(step)})
 
 
-def _error(error: Any) -> dict[str, str]:
+def checked_error(error: Any) -> dict[str, str]:
     if not isinstance(error, dict):
         raise ValidationFailedError("error must be an object {code, message}", field="error")
     code = clean_text(error.get("code"), field="error.code", max_chars=64, required=True)
@@ -424,9 +434,9 @@ async def fail_step(
     sequence: Any,
     error: Any,
 ) -> Ack:
-    failure = _error(error)
-    async with _write(ctx, task_id, token, sequence) as write:
-        step = await _step_of(write, step_id)
+    failure = checked_error(error)
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
+        step = await step_of_lease(write, step_id)
         if write.applied:
             tx = write.tx
             step.status = StepStatus.FAILED
@@ -456,7 +466,7 @@ async def extend_plan(
     ctx: RequestContext, *, task_id: uuid.UUID, token: Any, sequence: Any, steps: Any
 ) -> Ack:
     """Append steps to the plan, each checked against the executor's declared actions."""
-    async with _write(ctx, task_id, token, sequence) as write:
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
         tx = write.tx
         existing = await steps_of_task(tx.session, task_id)
         if not write.applied:
@@ -496,9 +506,9 @@ async def request_approval(
         raise ValidationFailedError(
             "onTimeout must be 'reject', 'cancel' or 'approve'", field="onTimeout"
         )
-    async with _write(ctx, task_id, token, sequence) as write:
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
         tx = write.tx
-        step = await _step_of(write, step_id)
+        step = await step_of_lease(write, step_id)
         approvals = (await approvals_by_task_ids(tx.session, [task_id]))[0]
         for approval in approvals:
             same_key = key is not None and approval.dedupe_key == key
@@ -556,7 +566,7 @@ async def complete_task(
     ctx: RequestContext, *, task_id: uuid.UUID, token: Any, sequence: Any, result: Any = None
 ) -> Ack:
     check_json_object({"result": result}, field="body", max_bytes=MAX_CONTEXT_BYTES)
-    async with _write(ctx, task_id, token, sequence) as write:
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
         tx = write.tx
         if not write.applied:
             return Ack(False, sequence)
@@ -586,8 +596,8 @@ async def fail_task(
     ctx: RequestContext, *, task_id: uuid.UUID, token: Any, sequence: Any, error: Any
 ) -> Ack:
     """Fail the task; `{code: 'CANCELLED'}` acknowledges a cancel and ends it cancelled."""
-    failure = _error(error)
-    async with _write(ctx, task_id, token, sequence) as write:
+    failure = checked_error(error)
+    async with write_under_lease(ctx, task_id, token, sequence) as write:
         tx = write.tx
         if not write.applied:
             return Ack(False, sequence)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from resolvers import executors as executor_resolvers
 from resolvers import worker as worker_resolvers
+from resolvers import worker_undo
 from resolvers.validation import parse_id
 from rest_compat.bodies import Body
 from rest_compat.envelope import success
@@ -173,6 +174,9 @@ class ClaimedStep(View):
     reversibility: str
     status: str
     result: Any = None
+    rollback: dict[str, Any] | None = Field(
+        default=None, description="What the step's rollback needs, as reported on completion."
+    )
 
 
 class ClaimedTask(View):
@@ -199,6 +203,11 @@ class ClaimData(View):
         description="Input sent to the task `[{id, input, sentBy, sentAt}]`, as in heartbeat "
         "signals."
     )
+    undo: list[str] | None = Field(
+        default=None,
+        description="Set when the claim is undo work: the ids of the steps to roll back, in "
+        "that order (newest first); run each one's rollback and report it.",
+    )
 
 
 class SignalsData(View):
@@ -211,6 +220,9 @@ class SignalsData(View):
     inputs: list[dict[str, Any]] = Field(
         description="Input sent to the task `[{id, input, sentBy, sentAt}]` (held back while "
         "an approval is pending); act on the ids you have not handled yet."
+    )
+    undo: list[str] | None = Field(
+        default=None, description="Under an undo lease: the steps to roll back, in order."
     )
 
 
@@ -259,11 +271,13 @@ async def claim(call: Call) -> Response:
                 reversibility=s.reversibility,
                 status=s.status,
                 result=s.result,
+                rollback=s.rollback,
             )
             for s in claimed.steps
         ],
         approvals=claimed.approvals,
         inputs=claimed.inputs,
+        undo=claimed.undo,
     )
     return success(data.dump())
 
@@ -282,6 +296,7 @@ async def heartbeat(call: Call) -> Response:
         cancel=signals.cancel,
         approvals=signals.approvals,
         inputs=signals.inputs,
+        undo=signals.undo,
     )
     return success(data.dump())
 
@@ -368,6 +383,27 @@ async def approvals(call: Call) -> Response:
 
 async def release_task(call: Call) -> Response:
     return ack(await worker_resolvers.release_task(call.ctx, **_lease(call)))
+
+
+async def step_rolled_back(call: Call) -> Response:
+    return ack(
+        await worker_undo.report_rolled_back(
+            call.ctx, step_id=call.params["stepId"], **_lease(call)
+        )
+    )
+
+
+async def step_rollback_failed(call: Call) -> Response:
+    body: FailBody = call.body
+    return ack(
+        await worker_undo.fail_undo_step(
+            call.ctx, step_id=call.params["stepId"], error=body.error, **_lease(call)
+        )
+    )
+
+
+async def undo_complete(call: Call) -> Response:
+    return ack(await worker_undo.complete_undo(call.ctx, **_lease(call)))
 
 
 async def complete_task(call: Call) -> Response:
@@ -531,6 +567,33 @@ OPERATIONS: tuple[Operation, ...] = (
         "claim carrying the decision; a running task goes back to the queue, its running "
         "step to be started again. Neither counts as a failed attempt.",
         release_task,
+        LeasedBody,
+    ),
+    _step_op(
+        "rolled-back",
+        "reportStepRolledBack",
+        "Report a step rolled back",
+        "Under an undo lease: the step's rollback succeeded (`step_rolled_back`). Steps go in "
+        "the order the claim's `undo` lists them.",
+        step_rolled_back,
+        LeasedBody,
+    ),
+    _step_op(
+        "rollback-failed",
+        "reportRollbackFailed",
+        "Report a rollback that failed",
+        "Under an undo lease: the step's rollback failed; the undo ends there (`error` "
+        "`ROLLBACK_FAILED`, `undo_complete`), the steps rolled back before it stay so.",
+        step_rollback_failed,
+        FailBody,
+    ),
+    _task_op(
+        "undo/complete",
+        "completeUndo",
+        "Complete the undo",
+        "Under an undo lease, after every listed step is rolled back: `rolled_back` when no "
+        "completed step is left, and `undo_complete`; the lease ends.",
+        undo_complete,
         LeasedBody,
     ),
     _task_op(

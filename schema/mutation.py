@@ -15,6 +15,7 @@ from resolvers import inputs as input_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
 from resolvers import worker as worker_resolvers
+from resolvers import worker_undo
 from resolvers.errors import ValidationFailedError
 from resolvers.validation import parse_id
 from schema.context import Info
@@ -290,6 +291,23 @@ class Mutation:
     async def release_leased_task(self, info: Info, input: LeasedInput) -> WorkerAck:
         ctx = info.context.resolver_context()
         return ack_of(await worker_resolvers.release_task(ctx, **_lease(input)))
+
+    @strawberry.mutation(description="Worker, under an undo lease: a step's rollback succeeded.")
+    async def report_step_rolled_back(self, info: Info, input: StepWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(await worker_undo.report_rolled_back(ctx, **_step(input)))
+
+    @strawberry.mutation(
+        description="Worker, under an undo lease: a step's rollback failed; the undo ends."
+    )
+    async def report_rollback_failed(self, info: Info, input: StepWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(await worker_undo.fail_undo_step(ctx, error=input.error, **_step(input)))
+
+    @strawberry.mutation(description="Worker, under an undo lease: every listed step is undone.")
+    async def complete_undo(self, info: Info, input: LeasedInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(await worker_undo.complete_undo(ctx, **_lease(input)))
 
     @strawberry.mutation(description="Worker: every step is finished; the task completes.")
     async def complete_leased_task(self, info: Info, input: TaskWriteInput) -> WorkerAck:

@@ -86,6 +86,9 @@ class WorkerClaim:
         description="Every approval request and its decision, as in heartbeat signals."
     )
     inputs: JSON = strawberry.field(description="Input sent to the task, oldest first.")
+    undo: list[str] | None = strawberry.field(
+        description="Set for undo work: the ids of the steps to roll back, in that order."
+    )
 
 
 @strawberry.type(description="What the worker must act on.")
@@ -95,6 +98,9 @@ class WorkerSignals:
     cancel: JSON | None = strawberry.field(description="`{mode}` when the task is cancelled.")
     approvals: JSON = strawberry.field(description="Every approval request and its state.")
     inputs: JSON = strawberry.field(description="Input sent to the task, oldest first.")
+    undo: list[str] | None = strawberry.field(
+        default=None, description="Under an undo lease: the steps to roll back, in order."
+    )
 
 
 @strawberry.type(description="A write's answer; applied is false for a retried sequence.")
@@ -157,6 +163,7 @@ def claim_of(claimed: ClaimResult) -> WorkerClaim:
         steps=JSON([STEP_FOR_WORKER(s) for s in claimed.steps]),
         approvals=JSON(claimed.approvals),
         inputs=JSON(claimed.inputs),
+        undo=claimed.undo,
     )
 
 
@@ -167,4 +174,5 @@ def signals_of(signals: Signals) -> WorkerSignals:
         cancel=JSON(signals.cancel) if signals.cancel is not None else None,
         approvals=JSON(signals.approvals),
         inputs=JSON(signals.inputs),
+        undo=signals.undo,
     )

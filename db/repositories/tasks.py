@@ -171,6 +171,27 @@ async def lock_pending_candidates(
     return result.scalars().all()
 
 
+async def lock_undo_candidate(
+    session: AsyncSession, *, executors: Collection[str], now: datetime
+) -> Task | None:
+    """The oldest finished task of `executors` with an undo queued and no live lease on it
+    (never claimed, or its undoing worker's lease lapsed), locked; rows another transaction
+    holds are skipped."""
+    result = await session.execute(
+        select(Task)
+        .where(
+            Task.undo_step_ids.is_not(None),
+            Task.executor.in_(list(executors)),
+            or_(Task.lease_expires_at.is_(None), Task.lease_expires_at < now),
+        )
+        .order_by(Task.priority.desc(), Task.created_at, Task.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalars().first()
+
+
 async def tasks_with_expired_lease(session: AsyncSession, now: datetime) -> Sequence[uuid.UUID]:
     result = await session.execute(
         select(Task.id).where(

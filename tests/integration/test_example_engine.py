@@ -1,5 +1,6 @@
 """The example engine (examples/file_organiser) as a separate process really moves files
-inside its sandbox, after an approval, and refuses a path that leaves the sandbox."""
+inside its sandbox, after an approval, moves them back on undo, and refuses a path that
+leaves the sandbox."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ async def test_the_example_engine_moves_files_after_an_approval(
         "--sandbox",
         str(sandbox),
         "--max-tasks",
-        "2",
+        "3",
         env=env,
     )
     try:
@@ -64,7 +65,12 @@ async def test_the_example_engine_moves_files_after_an_approval(
             },
         )
         done = await api.wait_status(task["id"], "COMPLETED")
-        escape = {"action": "move_file", "params": {"source": "done/a.txt", "target": "../x"}}
+        moved = (sandbox / "done" / "a.txt").read_text()
+        # when the user undoes the task, the engine's rollback moves the file back
+        undone = await api.call("Undo", taskId=task["id"])
+        assert undone is not None
+        rolled_back = await api.wait_status(task["id"], "ROLLED_BACK")
+        escape = {"action": "move_file", "params": {"source": "inbox/a.txt", "target": "../x"}}
         failed_task = await api.submit(
             "escape", context={"executor": "file-organiser", "steps": [escape]}
         )
@@ -74,9 +80,11 @@ async def test_the_example_engine_moves_files_after_an_approval(
         if engine.returncode is None:
             engine.kill()
             await engine.wait()
-    assert (sandbox / "done" / "a.txt").read_text() == "hello"
-    assert not (sandbox / "inbox" / "a.txt").exists()
+    assert moved == "hello"
+    assert (sandbox / "inbox" / "a.txt").read_text() == "hello"
+    assert not (sandbox / "done" / "a.txt").exists()
     assert done["steps"][0]["result"] == {"moved": "inbox/a.txt", "to": "done/a.txt"}
+    assert [s["status"] for s in rolled_back["steps"]] == ["ROLLED_BACK"]
     assert failed["error"]["message"] == "'../x' is outside the sandbox"
     assert failed["steps"][0]["status"] == "FAILED"
     assert not (tmp_path / "x").exists()

@@ -299,29 +299,6 @@ async def test_input_while_an_approval_is_pending_follows_its_policy(server: Liv
     assert_error(bad, 422, "VALIDATION", "validation_error", field="policy")
 
 
-async def test_undo_of_a_worker_run_task_is_refused_before_anything_changes(
-    server: LiveServer,
-) -> None:
-    worker, api, name = await setup(server)
-    task = await api.submit("organise", context={"executor": name, "steps": [move("a")]})
-    await worker.claim(name)
-    step = (await api.get(task["id"]))["steps"][0]["id"]  # type: ignore[index]
-    await worker.write(f"/steps/{step}/start")
-    await worker.write(f"/steps/{step}/complete", result={"moved": "a"}, rollback={"back": "a"})
-    await worker.write("/complete")
-    await api.wait_status(task["id"], "COMPLETED")
-    # when
-    refused = await Rest(server, api.token).request("POST", f"/api/agent/{task['id']}/undo")
-    # then
-    error = assert_error(refused, 409, "CONFLICT", "client_error")
-    assert error["message"] == (
-        "this task was run by a remote worker, and undo cannot reach remote workers yet"
-    )
-    after = await api.get(task["id"])
-    assert after is not None
-    assert (after["status"], after["steps"][0]["status"]) == ("COMPLETED", "COMPLETED")
-
-
 async def test_a_task_that_fails_cancels_its_pending_approvals(server: LiveServer) -> None:
     # given a worker-run task whose second step waits for approval
     worker, api, name = await setup(server)

@@ -280,7 +280,10 @@ class Worker:
         )
         beating = asyncio.create_task(self._heartbeats(lease))
         try:
-            await self._run_task(lease, claim["steps"])
+            if claim.get("undo") is not None:
+                await self._run_undo(lease, claim["steps"], list(claim["undo"]))
+            else:
+                await self._run_task(lease, claim["steps"])
         except _ReleasedError:
             logger.info("released task %s until its approval is decided", lease.task_id)
             return False
@@ -348,6 +351,35 @@ class Worker:
             )
             return
         await self._write(lease, "/complete", {})
+
+    async def _run_undo(
+        self, lease: _Lease, steps: list[dict[str, Any]], planned: list[str]
+    ) -> None:
+        """Undo work: run the rollback handler of each listed step, in the listed order
+        (newest first), reporting each; the first that fails ends the undo."""
+        by_id = {step["id"]: step for step in steps}
+        for step_id in planned:
+            step = by_id[step_id]
+            if step["status"] == "rolled_back":
+                continue  # rolled back by an earlier worker of this undo
+            action = self.actions.get(step["action"])
+            ctx = StepContext(self, lease, step)
+            try:
+                if action is None or action.rollback is None:
+                    raise RuntimeError(f"this worker has no rollback for {step['action']!r}")
+                await action.rollback(step.get("rollback"), ctx)
+            except LeaseLostError:
+                raise
+            except Exception as error:
+                logger.exception("rolling back step %s failed", step_id)
+                await self._write(
+                    lease,
+                    f"/steps/{step_id}/rollback-failed",
+                    {"error": {"code": type(error).__name__, "message": str(error) or "failed"}},
+                )
+                return
+            await self._write(lease, f"/steps/{step_id}/rolled-back", {})
+        await self._write(lease, "/undo/complete", {})
 
     async def _approval(
         self,
