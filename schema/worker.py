@@ -160,7 +160,8 @@ def claim_of(claimed: ClaimResult) -> WorkerClaim:
         attempts=task.attempts,
         lease_token=claimed.token,
         lease_expires_at=claimed.expires_at,
-        steps=JSON([STEP_FOR_WORKER(s) for s in claimed.steps]),
+        # Each step with what its rollback needs (undo work), which no other form shows.
+        steps=JSON([{**STEP_FOR_WORKER(s), "rollback": s.rollback} for s in claimed.steps]),
         approvals=JSON(claimed.approvals),
         inputs=JSON(claimed.inputs),
         undo=claimed.undo,

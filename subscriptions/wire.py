@@ -60,13 +60,11 @@ STEP_FIELDS: dict[str, Callable[[TaskStep], Any]] = {
     "status": lambda s: s.status,
     "progress": lambda s: s.progress,
     "result": lambda s: s.result,
-    # What the step's rollback needs, as its executor reported it (only workers see it).
-    "rollback": lambda s: s.rollback,
     "error": lambda s: s.error,
     "startedAt": lambda s: iso(s.started_at),
     "finishedAt": lambda s: iso(s.finished_at),
 }
-STEP = Form(STEP_FIELDS, *(name for name in STEP_FIELDS if name != "rollback"))
+STEP = Form(STEP_FIELDS, *STEP_FIELDS)
 STEP_IN_EVENT = Form(STEP_FIELDS, "id", "name", "position", "action", "status", "progress")
 STEP_IN_SNAPSHOT = Form(
     STEP_FIELDS,
@@ -75,7 +73,7 @@ STEP_IN_SNAPSHOT = Form(
 STEP_FOR_WORKER = Form(
     STEP_FIELDS,
     *("id", "position", "name", "action", "params", "requiresApproval", "reversibility"),
-    *("status", "result", "rollback"),
+    *("status", "result"),
 )
 
 APPROVAL_FIELDS: dict[str, Callable[[ApprovalRequest], Any]] = {
