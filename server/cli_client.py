@@ -15,16 +15,25 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from agentwire_client import AgentwireError, AsyncClient
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from server.cli_watch import BarsRenderer, LineRenderer, Renderer, watch_task
 from server.settings import Settings
+
+if TYPE_CHECKING:
+    from agentwire_client import AsyncClient
+
+    from server.cli_watch import Renderer
+
+# The SDK is its own distribution (clients/python): imported when a client command runs, so
+# that `agentwire serve` works on an install without it.
+SDK_MISSING = (
+    "these commands need the Python SDK (agentwire-client): "
+    "pip install -e clients/python (python3 dev.py serve installs it)"
+)
 
 EXIT_USAGE = 2
 EXIT_CLIENT_ERROR = 3
@@ -50,6 +59,8 @@ class Session:
         self.errors = Console(stderr=True, highlight=False)
 
     def renderer(self) -> Renderer:
+        from server.cli_watch import BarsRenderer, LineRenderer
+
         return BarsRenderer(self.console) if self.interactive else LineRenderer()
 
 
@@ -59,6 +70,12 @@ def run_client(
     command: Callable[[Session, AsyncClient], Awaitable[int]],
 ) -> int:
     """Run one command with a client, mapping what can go wrong to a message and exit code."""
+    try:
+        import httpx
+        from agentwire_client import AgentwireError, AsyncClient
+    except ImportError:
+        print(f"error: {SDK_MISSING}", file=sys.stderr)
+        return EXIT_USAGE
     session = Session(settings, args)
     # The server's log set-up shows INFO; a client's request lines are noise on its terminal.
     for name in ("httpx", "gql", "websockets"):
@@ -130,6 +147,8 @@ def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def watch(session: Session, client: AsyncClient, task_id: str) -> int:
+    from server.cli_watch import watch_task
+
     renderer = session.renderer()
     try:
         return await watch_task(
