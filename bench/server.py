@@ -31,11 +31,11 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from db.migrate import upgrade_to_head
-from schema.library_seam import LeanDeflateWebSocketProtocol
 from server.app import create_app
 from server.settings import Settings
 from subscriptions.envelope import Event, EventType
 from subscriptions.hub import Topic
+from subscriptions.library_seam import LeanDeflateWebSocketProtocol
 
 plain_sockets: set[WebSocket] = set()
 # Server-side time of each fan-out, ms: the plain loop, and each GraphQL topic delivery

@@ -32,7 +32,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from schema.library_seam import graphql_core_schema
+from subscriptions.library_seam import graphql_core_schema
 
 MAX_OBJECTS = 20_000
 PAGE_ARGUMENTS = ("first", "limit")

@@ -42,13 +42,6 @@ from resolvers.validation import parse_id
 from schema.context import GraphQLContext
 from schema.dataloaders import Loaders
 from schema.extensions import INTERNAL_MESSAGE
-from schema.library_seam import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-    graphql_core_schema,
-    send_raw_text,
-    start_operation,
-)
 from schema.operation_metrics import OK, category_of_code
 from schema.realtime import (
     DocumentSyntaxError,
@@ -62,6 +55,13 @@ from subscriptions import telemetry
 from subscriptions.envelope import encode_event_cursor
 from subscriptions.feeds import Feed, TaskFeed
 from subscriptions.hub import Hub
+from subscriptions.library_seam import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+    graphql_core_schema,
+    send_raw_text,
+    start_operation,
+)
 from subscriptions.member import Member
 from subscriptions.registry import ConnectionRegistry
 from subscriptions.resume import ResumeBook, ResumeSlot, resume_key_problem

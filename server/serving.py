@@ -14,10 +14,10 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from schema.library_seam import LeanDeflateWebSocketProtocol
 from server.access_log import RedactQueryTokens
 from server.http_protocol import HeadLimits, bounded_http_protocol
 from server.settings import Settings
+from subscriptions.library_seam import LeanDeflateWebSocketProtocol
 
 
 def uvicorn_config(

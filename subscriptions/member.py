@@ -20,23 +20,12 @@ from subscriptions import telemetry
 from subscriptions.envelope import Event
 from subscriptions.feeds import Feed
 from subscriptions.hub import Group, Hub, Render, Topic
+from subscriptions.library_seam import start_inline
 from subscriptions.outbox import Outbox, Outgoing, coalesce_key
 from subscriptions.telemetry import GRAPHQL_WS, Watch
 
 Send = Callable[[str], Awaitable[None]]
 JOIN_ATTEMPTS = 5
-
-
-async def _settled(future: asyncio.Future[Any]) -> None:
-    """Wait until `future` is done without taking its result: the send coroutine will."""
-    waiter = asyncio.get_running_loop().create_future()
-
-    def wake(_: object) -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    future.add_done_callback(wake)
-    await waiter
 
 
 class Member:
@@ -113,40 +102,30 @@ class Member:
         sending = self.send(frame)
         assert isinstance(sending, Coroutine)
         try:
-            yielded = sending.send(None)
-        except StopIteration:
-            if position is not None:
-                self.position = position
-            self._sent(event)
-            return
+            rest = start_inline(sending)
         except Exception as error:  # the socket is gone: the member's loop ends
             self.failure = error
             self.outbox.ready.set()
             return
+        if rest is None:
+            self._delivered(event, position)
+            return
         # It must wait (a full write buffer): finish it in a task; queue what follows.
         self.busy = True
-        self._finishing = asyncio.ensure_future(self._finish(sending, yielded, event, position))
+        self._finishing = asyncio.ensure_future(self._finish(rest, event, position))
+
+    def _delivered(self, event: Event, position: int | None) -> None:
+        if position is not None:
+            self.position = position
+        self._sent(event)
 
     async def _finish(
-        self, sending: Coroutine[Any, Any, Any], yielded: Any, event: Event, position: int | None
+        self, rest: Coroutine[Any, Any, None], event: Event, position: int | None
     ) -> None:
-        """Drive a send that suspended to its end, as a Task would."""
+        """The end of a send that suspended (library_seam.start_inline drives it)."""
         try:
-            while True:
-                if yielded is None:
-                    await asyncio.sleep(0)
-                else:
-                    yielded._asyncio_future_blocking = False
-                    try:
-                        await _settled(yielded)
-                    except asyncio.CancelledError:
-                        sending.close()
-                        raise
-                yielded = sending.send(None)
-        except StopIteration:
-            if position is not None:
-                self.position = position
-            self._sent(event)
+            await rest
+            self._delivered(event, position)
         except Exception as error:
             self.failure = error
         finally:

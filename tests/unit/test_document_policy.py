@@ -10,8 +10,8 @@ from resolvers.errors import ConflictError
 from schema.build import added_rules, build_schema
 from schema.complexity import MAX_OBJECTS
 from schema.extensions import MaskUnexpectedErrors
-from schema.library_seam import graphql_core_schema
 from schema.realtime import SubscriptionPlanner, format_errors
+from subscriptions.library_seam import graphql_core_schema
 
 TASK_ID = "00000000-0000-0000-0000-000000000001"
 # 50 approvals (the estimate) x 500 logs each: over MAX_OBJECTS, under every other limit.

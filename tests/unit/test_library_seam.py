@@ -1,4 +1,5 @@
-"""What schema/library_seam.py relies on in strawberry-graphql, uvicorn and websockets.
+"""What subscriptions/library_seam.py relies on in strawberry-graphql, uvicorn, websockets
+and asyncio.
 
 Each test names one reliance; an upgrade that changes it fails here first, by name.
 """
@@ -24,13 +25,14 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.server import ServerProtocol
 
 from schema.build import build_schema
-from schema.library_seam import (
+from subscriptions.library_seam import (
     BaseGraphQLTransportWSHandler,
     LeanDeflateWebSocketProtocol,
     Operation,
     SharedOutputDeflate,
     graphql_core_schema,
     send_raw_text,
+    start_inline,
     start_operation,
 )
 
@@ -173,3 +175,70 @@ def test_the_deflate_parameters_the_shared_encoder_reads_exist() -> None:
     assert encoder.local_no_context_takeover is True
     assert encoder.local_max_window_bits == 12
     assert encoder.compress_settings == {"memLevel": 5}
+
+
+def test_asyncio_futures_carry_the_flag_the_inline_driver_clears() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        future = loop.create_future()
+        assert future._asyncio_future_blocking is False
+    finally:
+        loop.close()
+
+
+async def test_a_send_that_does_not_suspend_ends_on_the_callers_stack() -> None:
+    done: list[str] = []
+
+    async def send() -> None:
+        done.append("sent")
+
+    assert start_inline(send()) is None
+    assert done == ["sent"]
+
+
+async def test_a_failing_send_raises_on_the_callers_stack() -> None:
+    async def send() -> None:
+        raise ConnectionResetError("gone")
+
+    with pytest.raises(ConnectionResetError):
+        start_inline(send())
+
+
+async def test_a_send_that_suspends_is_finished_by_the_driver_with_its_result() -> None:
+    # given: a send that waits on a future (a full write buffer)
+    loop = asyncio.get_running_loop()
+    drained: asyncio.Future[str] = loop.create_future()
+    seen: list[str] = []
+
+    async def send() -> None:
+        seen.append(await drained)
+        await asyncio.sleep(0)  # a bare yield on the way
+        seen.append("after")
+
+    # when
+    rest = start_inline(send())
+    assert rest is not None and seen == []
+    finishing = asyncio.ensure_future(rest)
+    loop.call_soon(drained.set_result, "drained")
+    await asyncio.wait_for(finishing, 5)
+    # then
+    assert seen == ["drained", "after"]
+
+
+async def test_cancelling_the_driver_closes_the_send() -> None:
+    closed = asyncio.Event()
+
+    async def send() -> None:
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            closed.set()
+
+    rest = start_inline(send())
+    assert rest is not None
+    finishing = asyncio.ensure_future(rest)
+    await asyncio.sleep(0)
+    finishing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await finishing
+    assert closed.is_set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 
-from schema.library_seam import SharedOutputDeflate
+from subscriptions.library_seam import SharedOutputDeflate
 
 
 def server_side() -> SharedOutputDeflate:

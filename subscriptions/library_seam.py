@@ -18,6 +18,10 @@ What is relied on, and why:
   adapter's `send_json` would encode it again for every socket.
 - `strawberry.Schema._schema` (the graphql-core schema): the subscription planner
   validates and executes documents against it, and the list-size rule measures types.
+- asyncio's coroutine protocol (`start_inline`): a send to an idle socket runs on the
+  caller's stack, without a task per subscriber per event; one that suspends is driven
+  to its end as an asyncio Task would drive it, which means clearing the awaited
+  future's `_asyncio_future_blocking` flag before waiting on it (subscriptions/member.py).
 - uvicorn's websockets sans-I/O protocol builds its `websockets.ServerProtocol` in
   `__init__` as `self.conn`; `LeanDeflateWebSocketProtocol` replaces it with one whose
   permessage-deflate keeps no context between messages (no zlib state on idle sockets)
@@ -57,6 +61,7 @@ __all__ = [
     "SharedOutputDeflate",
     "graphql_core_schema",
     "send_raw_text",
+    "start_inline",
     "start_operation",
     "watch_task",
 ]
@@ -103,6 +108,52 @@ def start_operation(
 def watch_task(task: asyncio.Future[Any]) -> None:
     """A background task of a socket whose failure is already handled where it happens."""
     task.add_done_callback(_retrieve_outcome)
+
+
+# asyncio: sends started inline
+
+
+def start_inline(coroutine: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None] | None:
+    """Run `coroutine` on the caller's stack until it ends or first suspends.
+
+    None when it ended (an exception it raised is raised here); otherwise a coroutine that
+    drives the rest of it exactly as an asyncio Task would: await it (in a task).
+    """
+    try:
+        yielded = coroutine.send(None)
+    except StopIteration:
+        return None
+    return _drive(coroutine, yielded)
+
+
+async def _settled(future: asyncio.Future[Any]) -> None:
+    """Wait until `future` is done without taking its result: the driven coroutine will."""
+    waiter = asyncio.get_running_loop().create_future()
+
+    def wake(_: object) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    future.add_done_callback(wake)
+    await waiter
+
+
+async def _drive(coroutine: Coroutine[Any, Any, None], yielded: Any) -> None:
+    while True:
+        if yielded is None:
+            await asyncio.sleep(0)  # a bare yield: give the loop one turn
+        else:
+            # What asyncio.Task does with a future a coroutine yields: take it as awaited.
+            yielded._asyncio_future_blocking = False
+            try:
+                await _settled(yielded)
+            except asyncio.CancelledError:
+                coroutine.close()
+                raise
+        try:
+            yielded = coroutine.send(None)
+        except StopIteration:
+            return
 
 
 # uvicorn and websockets: permessage-deflate that keeps no context between messages.
