@@ -56,7 +56,7 @@ async def test_submit_watch_in_a_pipe_prints_each_event_once_and_takes_edited_pa
     answers = 'x\ne\n{"key": "b", "value": 9}\n'
     code, lines, err = await run_cli(
         "submit", "from the cli", "--context", context_file(tmp_path, plan), "--watch",
-        "--url", server.http_url, token=token, stdin=answers,
+        "--priority", "5", "--url", server.http_url, token=token, stdin=answers,
     )  # fmt: skip
     assert code == 0, err
     task_id = lines[0]
@@ -65,6 +65,7 @@ async def test_submit_watch_in_a_pipe_prints_each_event_once_and_takes_edited_pa
         stored = await client.task_events(task_id, limit=500)
         task = await client.task(task_id)
     assert task is not None and task.raw["artifacts"] == {"a": 1, "b": 9}
+    assert task.priority == 5
     assert events[0][1] == "SNAPSHOT"
     first = int(events[0][0])
     # every stored event after the snapshot, once, in order, each on its own line
@@ -174,9 +175,18 @@ async def test_on_a_terminal_watch_draws_a_bar_per_step_and_prompts_there(
     assert "━" in screen and "100%" in screen
     # started while the task may already wait: then the prompt comes from the SNAPSHOT
     assert "SNAPSHOT" in screen and "APPROVAL_RESOLVED" in screen
+    # history on a terminal is a table
+    table = await asyncio.to_thread(
+        run_on_terminal,
+        [str(AGENTWIRE), "history", "--url", server.http_url, "--token", token],
+    )
+    assert "1 of 1 tasks" in table and "┏" in table
+    assert task.id in table and "COMPLETED" in table
 
 
-def run_on_terminal(command: list[str], *, answer_after: str, answer: str) -> str:
+def run_on_terminal(
+    command: list[str], *, answer_after: str | None = None, answer: str = ""
+) -> str:
     """Run `command` on a pseudo-terminal; type `answer` once `answer_after` is shown."""
     import pty
     import select
@@ -201,7 +211,7 @@ def run_on_terminal(command: list[str], *, answer_after: str, answer: str) -> st
                 if not chunk:
                     break
                 screen += chunk
-            if not answered and answer_after.encode() in screen:
+            if answer_after is not None and not answered and answer_after.encode() in screen:
                 os.write(main, answer.encode())
                 answered = True
             if process.poll() is not None and not ready:
@@ -211,7 +221,7 @@ def run_on_terminal(command: list[str], *, answer_after: str, answer: str) -> st
         if process.poll() is None:
             process.kill()
         os.close(main)
-    assert answered, screen.decode(errors="replace")
+    assert answered or answer_after is None, screen.decode(errors="replace")
     return screen.decode(errors="replace")
 
 
