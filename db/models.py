@@ -200,6 +200,10 @@ class Task(Base):
     # The roles named by its steps' approval policies: people holding one may read the task
     # (and decide its approvals), nothing more (docs/approvals.md).
     reviewer_roles: Mapped[list[Any] | None] = mapped_column(JsonValue)
+    # Set when a decision or input should make the task move: if nothing moves by then, the
+    # task is flagged `stalled_since` with a STALLED event; any progress clears both.
+    resume_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    stalled_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # `immediate` (stop at the next checkpoint) or `after_step` (finish the running step).
     cancel_mode: Mapped[CancelMode | None] = mapped_column(Vocabulary(CancelMode, 16))
     lease_owner: Mapped[str | None] = mapped_column(String(128))

@@ -141,6 +141,8 @@ class EventType(StrEnum):
     SNAPSHOT = "snapshot"
     LAGGED = "lagged"
     INPUT = "input"
+    # An approved (or input-answered) task made no progress in time (docs/approvals.md).
+    STALLED = "stalled"
 
 
 class EventPriority(StrEnum):
@@ -161,6 +163,7 @@ class EventPriority(StrEnum):
 
 
 EventPriority.CRITICAL_TYPES = (
+    EventType.STALLED,
     EventType.APPROVAL_REQUEST,
     EventType.APPROVAL_TIMEOUT,
     EventType.ERROR,

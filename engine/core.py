@@ -34,6 +34,7 @@ from engine.scheduler import (
     claim_tasks,
     estimated_wait_seconds,
 )
+from engine.stalls import flag_stalls
 from subscriptions.bus import EventBus
 from subscriptions.wire import STEP_IN_EVENT
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 SCHEDULER_TICK_SECONDS = 1.0
 DEFAULT_RUN_SECONDS = 10.0
 MAX_ATTEMPTS = 3
+DEFAULT_RESUME_STALL_SECONDS = 60.0
 ESTIMATE_TTL_SECONDS = 0.5
 
 
@@ -59,8 +61,10 @@ class Engine:
         progress_interval: float,
         executors: list[Executor] | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        resume_stall_seconds: float = DEFAULT_RESUME_STALL_SECONDS,
     ) -> None:
         self.max_attempts = max_attempts
+        self.resume_stall_seconds = resume_stall_seconds
         self.sessions = sessions
         self.bus = bus
         self.limits = limits
@@ -157,6 +161,7 @@ class Engine:
             await self._renew_leases()
             await self.recover_expired()
         await self.gate.expire_due()
+        await flag_stalls(self)
         claimed, events = await claim_tasks(
             self.sessions,
             limits=self.limits,

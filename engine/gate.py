@@ -18,6 +18,7 @@ from domain.vocabulary import ApprovalStatus, EventType, StepStatus, TaskStatus
 from engine.approvals import expire_approval
 from engine.executor import ApprovalDecision, StepCancelledError
 from engine.journal import TaskMissingError, TaskTransaction
+from engine.stalls import expect_progress
 from subscriptions.wire import APPROVAL_IN_EVENT, STEP_IN_EVENT
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class ApprovalGate:
             ):
                 return
             await expire_approval(tx, approval)
+            expect_progress(tx, seconds=self.engine.resume_stall_seconds)
         self.engine.wake()
 
 

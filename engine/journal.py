@@ -25,6 +25,19 @@ from domain.vocabulary import EventPriority, EventType, TaskStatus
 from subscriptions.bus import EventBus
 from subscriptions.envelope import Event, new_event_id, now_ms
 
+# What counts as a task moving again after a decision (engine/stalls.py).
+PROGRESS_TYPES = frozenset(
+    {
+        EventType.STEP_START,
+        EventType.STEP_PROGRESS,
+        EventType.STEP_COMPLETE,
+        EventType.STATUS_CHANGE,
+        EventType.COMPLETED,
+        EventType.CANCELLED,
+        EventType.ERROR,
+    }
+)
+
 
 class TaskMissingError(LookupError):
     """The task does not exist (or was deleted) when a transaction opened it."""
@@ -50,6 +63,10 @@ class TaskTransaction:
 
     def emit(self, event_type: EventType, **data: Any) -> Event:
         """Append an event to the log; it is published after commit."""
+        if event_type in PROGRESS_TYPES:
+            # The task moved: a stall watch set by a decision or an input is satisfied.
+            self.task.resume_due_at = None
+            self.task.stalled_since = None
         payload = {"taskId": str(self.task.id), **data}
         priority = EventPriority.of(event_type)
         event_id = new_event_id()

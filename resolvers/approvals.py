@@ -21,6 +21,7 @@ from domain.vocabulary import ApprovalStatus, TaskStatus, parse_word
 from engine.approval_policy import ApprovalPolicy
 from engine.approval_votes import answer_approval
 from engine.journal import TaskMissingError
+from engine.stalls import expect_progress
 from resolvers.access import hidden, not_found, visible
 from resolvers.audit import record_denied
 from resolvers.context import RequestContext
@@ -105,6 +106,8 @@ async def record_answer(
                 modified=modified,
                 earlier=earlier,
             )
+            if outcome is not ApprovalStatus.PENDING:
+                expect_progress(tx, seconds=ctx.engine.resume_stall_seconds)
             decision = (
                 ApprovalStatus.REJECTED
                 if not answer.approved

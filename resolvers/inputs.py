@@ -14,6 +14,7 @@ from db.repositories.steps import approvals_by_task_ids
 from domain.vocabulary import ApprovalStatus, EventType, InputPolicy, TaskStatus, parse_word
 from engine.approvals import record_decision
 from engine.journal import TaskMissingError
+from engine.stalls import expect_progress
 from resolvers.access import not_found, require_owner
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, ValidationFailedError
@@ -72,6 +73,8 @@ async def send_input(
                             message="rejected by input sent to the task",
                         )
                         rejected.append(approval.id)
+                if rejected:
+                    expect_progress(tx, seconds=ctx.engine.resume_stall_seconds)
             record_audit(
                 tx.session,
                 actor=ctx.principal.actor,

@@ -210,6 +210,10 @@ class Task:
     result: JSON | None = strawberry.field(description="The outcome, once completed.")
     error: JSON | None = strawberry.field(description="Why it failed, when it did.")
     last_seq: int = strawberry.field(description="The seq of its newest stored event.")
+    stalled_since: datetime | None = strawberry.field(
+        description="Set when an approved (or input-answered) task made no progress within "
+        "AGENTWIRE_RESUME_STALL_SECONDS (a STALLED event went out); cleared by progress."
+    )
     model: strawberry.Private[models.Task]
 
     @classmethod
@@ -228,6 +232,7 @@ class Task:
             result=row.result,
             error=optional_json(row.error),
             last_seq=row.last_seq,
+            stalled_since=row.stalled_since,
             model=row,
         )
 

@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lease_seconds=settings.lease_seconds,
         progress_interval=settings.progress_interval_seconds,
         max_attempts=settings.worker_max_attempts,
+        resume_stall_seconds=settings.resume_stall_seconds,
     )
     limiter = RateLimiter.create(
         redis_url=settings.redis_url,

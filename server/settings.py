@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     max_running: int = Field(default=4, ge=1)
     max_running_per_user: int = Field(default=2, ge=1)
     approval_timeout_seconds: float = Field(default=3600, gt=0)
+    # An approved (or input-answered) task that shows no progress this long gets a STALLED
+    # event and `Task.stalledSince` (docs/approvals.md).
+    resume_stall_seconds: float = Field(default=60, gt=0, le=86_400)
     lease_seconds: float = Field(default=30, gt=0)
     progress_interval_seconds: float = Field(default=0.25, ge=0)
     # Legacy WebSocket and SSE: how often the server sends a heartbeat to a quiet client.
