@@ -80,6 +80,8 @@ def test_event_priorities_follow_design_section_5() -> None:
     critical = {t for t in EventType if EventPriority.of(t) is EventPriority.CRITICAL}
     low = {t for t in EventType if EventPriority.of(t) is EventPriority.LOW}
     assert critical == {
+        # DESIGN.md section 5's list, and the stall alarm, which issue 15 makes CRITICAL
+        EventType.STALLED,
         EventType.APPROVAL_REQUEST,
         EventType.APPROVAL_TIMEOUT,
         EventType.ERROR,
