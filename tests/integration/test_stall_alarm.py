@@ -11,7 +11,9 @@ from tests.support.clients import Api, note, steps, wait
 from tests.support.live import LiveServer
 
 TASK = """query($id: ID!) { task(id: $id) { id status stalledSince } }"""
-EVENTS = """query($id: ID!) { taskEvents(taskId: $id, after: 0, limit: 200) { type priority data { message } } }"""
+EVENTS = """query($id: ID!) {
+  taskEvents(taskId: $id, after: 0, limit: 200) { type priority data { message } }
+}"""
 
 
 async def graphql(server: LiveServer, api: Api, query: str, **variables: Any) -> dict[str, Any]:
