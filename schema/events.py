@@ -137,10 +137,10 @@ class TaskEvent:
         return cls(
             id=event.id,
             version=event.version,
-            type=TaskEventType(event.type.value),
+            type=event.type,
             seq=event.seq,
             timestamp=event.timestamp,
-            priority=EventPriority(event.effective_priority.value),
+            priority=event.effective_priority,
             cursor=encode_event_cursor(event.cursor),
             data=TaskEventData.from_data(
                 event.data,

@@ -11,6 +11,7 @@ from schema.build import build_schema
 from schema.complexity import count_objects
 from server.security import checked_origins
 from server.ws_guard import origin_allowed
+from subscriptions.library_seam import graphql_core_schema
 
 
 def test_listed_origins_must_be_written_as_browsers_send_them() -> None:
@@ -49,7 +50,7 @@ def test_websocket_origin_rule(origin: str | None, host: str, allowed: bool) -> 
 
 
 def estimate(document: str, variables: dict[str, object] | None = None) -> int:
-    schema = build_schema()._schema
+    schema = graphql_core_schema(build_schema())
     parsed = parse(document)
     [operation] = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
     return count_objects(schema, operation, {}, variables or {})
