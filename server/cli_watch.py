@@ -160,9 +160,11 @@ async def answer_approval(
 ) -> None:
     """Ask approve / reject / edit until the answer is one of them, then send it."""
     parameters = json.dumps(request.get("parameters"), sort_keys=True)
+    # The deadline, when the server sent it (the SNAPSHOT and the TaskSnapshot document do).
+    deadline = f" (answer by {request['expiresAt']})" if request.get("expiresAt") else ""
     question = (
         f"approval {request['id']}: {request.get('prompt') or 'run this step?'} "
-        f"parameters {parameters} - [a]pprove, [r]eject or [e]dit? "
+        f"parameters {parameters}{deadline} - [a]pprove, [r]eject or [e]dit? "
     )
     with renderer.paused():
         while True:

@@ -80,6 +80,7 @@ async def test_submit_watch_in_a_pipe_prints_each_event_once_and_takes_edited_pa
     assert lines[-1].endswith(" COMPLETED")
     assert "'x' is not a, r or e" in err
     assert err.count("[a]pprove, [r]eject or [e]dit?") == 2
+    assert re.search(r"\(answer by 20\d\d-\d\d-\d\dT[^)]+\) - \[a\]pprove", err)
 
 
 async def test_watch_a_failing_task_exits_1_and_a_rejected_approval_is_recorded(
