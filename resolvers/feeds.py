@@ -59,10 +59,12 @@ async def open_user_feed(ctx: RequestContext, *, after: str | None) -> tuple[Use
         ) from error
 
 
-async def replay_then_live(feed: TaskFeed | UserFeed, start: Start) -> AsyncIterator[Event]:
+async def replay_then_live(
+    feed: TaskFeed | UserFeed, start: Start, *, resumed: bool = False
+) -> AsyncIterator[Event]:
     """One subscriber's own stream (used where the shared fan-out does not apply: GraphQL
     subscriptions over SSE or multipart HTTP)."""
-    watch = Watch(GRAPHQL_HTTP)
+    watch = Watch(GRAPHQL_HTTP, resumed=resumed)
     try:
         position = start
         if isinstance(start, Event):

@@ -35,7 +35,7 @@ class Subscription:
         feed, start = await feed_resolvers.open_task_feed(
             info.context.resolver_context(), task_id=parse_id(task_id, field="taskId"), after=after
         )
-        async for event in feed_resolvers.replay_then_live(feed, start):
+        async for event in feed_resolvers.replay_then_live(feed, start, resumed=bool(after)):
             yield TaskEvent.from_event(event)
 
     @strawberry.subscription(
@@ -50,5 +50,6 @@ class Subscription:
         feed, start = await feed_resolvers.open_user_feed(
             info.context.resolver_context(), after=after
         )
-        async for event in feed_resolvers.replay_then_live(feed, start):
+        resumed = after is not None
+        async for event in feed_resolvers.replay_then_live(feed, start, resumed=resumed):
             yield TaskEvent.from_event(event)

@@ -142,8 +142,9 @@ def subscribe_shape_error(message: dict[str, Any]) -> str | None:
 
 
 def _count_resume(after: object) -> None:
-    """A cursor, from the variables or from the resume key's stored position: a resume."""
-    if after is not None:
+    """A cursor, from the variables or from the resume key's stored position, is a resume
+    (`after: 0`, "from the first event", is a start, as on REST and the legacy socket)."""
+    if after is not None and after != 0:
         telemetry.recorder.resumed(GRAPHQL_WS)
 
 

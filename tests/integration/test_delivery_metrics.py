@@ -40,8 +40,8 @@ async def test_a_graphql_subscription_moves_the_gauge_resumes_sends_and_delivery
     task = await alice.submit("watched", context=steps(wait(300), note("a", 1)))
     before = await scrape(server)
     async with alice.websocket() as session:
-        # given a subscriber that comes back after seq 0 (a resume)
-        recorder = Recorder(session, "TaskUpdates", taskId=task["id"], after=0)
+        # given a subscriber that comes back after seq 1 (a resume)
+        recorder = Recorder(session, "TaskUpdates", taskId=task["id"], after=1)
         await until_metric(server, OPEN, value(before, OPEN, **ws) + 1, **ws)
         # when the task runs to its end while it watches
         await recorder.wait_for(lambda e: e["type"] == "COMPLETED")
@@ -144,15 +144,21 @@ async def test_ag_ui_and_graphql_over_sse_count_what_they_send(server: LiveServe
     # an AG-UI client that saw seq 1 comes back with Last-Event-ID
     frames = await read_run(alice, "GET", f"/ag-ui/tasks/{task_id}", headers={"Last-Event-ID": "1"})
     assert frames[-1][1]["type"] == "RUN_FINISHED"
-    # a GraphQL-over-SSE subscriber replays the task from its first event
+    # a GraphQL-over-SSE subscriber reads the task from its first event (a start), and
+    # another comes back after seq 1 (a resume)
     payloads = await read_sse(
         alice, {"query": SUBSCRIPTION, "variables": {"t": task_id, "a": 0}}, until_seq=seqs[-1]
     )
     assert [p["data"]["taskUpdates"]["seq"] for p in payloads] == seqs
+    payloads = await read_sse(
+        alice, {"query": SUBSCRIPTION, "variables": {"t": task_id, "a": 1}}, until_seq=seqs[-1]
+    )
+    assert [p["data"]["taskUpdates"]["seq"] for p in payloads] == seqs[1:]
     after = await scrape(server)
     assert value(after, RESUMES, **agui) - value(before, RESUMES, **agui) == 1
     assert value(after, SENT, **agui) - value(before, SENT, **agui) == len(seqs) - 1
-    assert value(after, SENT, **http) - value(before, SENT, **http) == len(seqs)
+    assert value(after, SENT, **http) - value(before, SENT, **http) == 2 * len(seqs) - 1
+    assert value(after, RESUMES, **http) - value(before, RESUMES, **http) == 1
     await until_metric(server, OPEN, value(before, OPEN, **agui), **agui)
     await until_metric(server, OPEN, value(before, OPEN, **http), **http)
 
