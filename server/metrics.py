@@ -1,8 +1,12 @@
-"""Prometheus metrics: one module, recorded by ASGI middleware so business code stays clean.
+"""Prometheus metrics: every agentwire metric is defined here.
 
-Labels are bounded: the route is the matched route template (never a concrete path with
-ids), unmatched paths share one label. Under `--workers N` set `PROMETHEUS_MULTIPROC_DIR`
-to an empty directory before start; `/metrics` then aggregates every worker's files.
+HTTP requests are recorded by ASGI middleware; the real-time path, the engine, the rate
+limiter and the GraphQL layer report through the port in subscriptions/telemetry.py,
+which `PrometheusRecorder` implements (server/metrics_state.py adds the pool and the
+figures read at scrape time). Labels are bounded: the route is the matched route
+template (never a concrete path with ids), unmatched paths share one label. Under
+`--workers N` set `PROMETHEUS_MULTIPROC_DIR` to an empty directory before start;
+`/metrics` then aggregates every worker's files.
 """
 
 from __future__ import annotations
