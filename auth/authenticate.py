@@ -15,14 +15,14 @@ from typing import Any, NoReturn, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from auth.principal import Principal
+from auth.principal import DECIDE_SCOPE, Principal
 from auth.request_info import RequestInfo, current_request
-from auth.tokens import InvalidTokenError, TokenConfig, verify_token
+from auth.tokens import InvalidTokenError, TokenConfig, VerifiedClaims, verify_token
 from db.engine import write_session
 from db.models import utcnow
 from db.repositories.api_keys import KEY_PREFIX, find_active_key, touch_key
 from db.repositories.sessions import get_session, session_problem
-from db.repositories.users import upsert_user
+from db.repositories.users import get_user_by_subject, upsert_user
 
 API_KEY_HEADER = "x-api-key"
 MAX_API_KEY_CHARS = 128
@@ -31,6 +31,12 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 TOKEN_HINT = "send a valid token: 'Authorization: Bearer <token>'"
+QUERY_TOKEN_HINT = (
+    "send your token in the 'Authorization: Bearer' header, or create a token for this one "
+    "task (Mutation.createTaskToken) and pass that as ?access_token="
+)
+# What a task token's scopes grant, in the principal's scope words (auth/principal.py).
+_TASK_TOKEN_GRANTS = {"read": "tasks:read", "approve": DECIDE_SCOPE}
 API_KEY_HINT = (
     "send an active API key ('X-API-Key: <key>'): `agentwire apikey list --user <subject>` "
     "shows which keys are revoked, `agentwire apikey create` makes a new one"
@@ -147,6 +153,24 @@ class Authenticator:
     async def from_token(self, token: str) -> Principal:
         return await self._guarded("jwt", self._from_token(token))
 
+    async def from_query_token(self, token: str) -> Principal:
+        """The caller of a stream opened with `?access_token=` (a browser's EventSource
+        cannot send headers). Only a task token is accepted there: a URL ends up in access
+        logs, proxies and browser history, and a task token leaks one task for an hour at
+        most, where a full token would leak the whole account."""
+        return await self._guarded("jwt", self._from_query_token(token))
+
+    async def _from_query_token(self, token: str) -> Principal:
+        principal = await self._from_token(token)
+        if principal.task_scope is None:
+            raise AuthenticationError(
+                "a full user token may not be passed in the URL (?access_token=): URLs are "
+                "written to access logs, proxies and browser history; only a task token "
+                "(Mutation.createTaskToken) is accepted there",
+                hint=QUERY_TOKEN_HINT,
+            )
+        return principal
+
     async def from_api_key(self, plain: str) -> Principal:
         return await self._guarded("api_key", self._from_api_key(plain))
 
@@ -189,6 +213,8 @@ class Authenticator:
             raise AuthenticationError(str(error)) from error
         key = (claims.subject, claims.roles, claims.name)
         user_id = self._known.get(key)
+        if claims.task_id is not None:
+            return await self._task_principal(claims, user_id)
         if user_id is None:
             async with write_session(self._sessions) as session:
                 user = await upsert_user(
@@ -210,6 +236,29 @@ class Authenticator:
             roles=claims.roles,
             expires_at=claims.expires_at,
             session_id=claims.session_id,
+        )
+
+    async def _task_principal(self, claims: VerifiedClaims, user_id: uuid.UUID | None) -> Principal:
+        """A task token: its user is looked up, never written (the roles it carries are its
+        creator's at the time, not a new sign-in), and it grants only its scopes."""
+        assert claims.task_id is not None
+        if user_id is None:
+            async with self._sessions() as session:
+                user = await get_user_by_subject(session, claims.subject)
+            if user is None:
+                raise AuthenticationError("the task token's user is unknown")
+            user_id = user.id
+        if claims.session_id is not None:
+            await self._check_session(claims.session_id, user_id)
+        return Principal(
+            user_id=user_id,
+            subject=claims.subject,
+            roles=claims.roles,
+            scopes=frozenset(_TASK_TOKEN_GRANTS[s] for s in claims.task_scopes),
+            via="task_token",
+            expires_at=claims.expires_at,
+            session_id=claims.session_id,
+            task_scope=claims.task_id,
         )
 
     async def _check_session(self, session_id: str, user_id: uuid.UUID) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,10 @@ import jwt
 from auth.keys import ASYMMETRIC_ALGORITHMS, PublicKey
 
 HS256 = "HS256"
+# A task token's claims (docs/security.md): the one task, and what it may do there.
+TASK_CLAIM = "task"
+TASK_SCOPES_CLAIM = "task_scopes"
+TASK_TOKEN_SCOPES = ("read", "approve")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -49,6 +54,9 @@ class VerifiedClaims:
     expires_at: float | None
     session_id: str | None
     raw: dict[str, Any]
+    # Set on a task token: the task, and a non-empty subset of TASK_TOKEN_SCOPES.
+    task_id: uuid.UUID | None = None
+    task_scopes: tuple[str, ...] = ()
 
 
 def issue_token(
@@ -59,6 +67,7 @@ def issue_token(
     ttl_seconds: int = 3600,
     session_id: str | None = None,
     name: str | None = None,
+    task: tuple[uuid.UUID, list[str]] | None = None,
 ) -> str:
     """An HS256 token signed with the shared secret (agentwire never holds private keys)."""
     if not config.secret:
@@ -81,6 +90,9 @@ def issue_token(
         claims["name"] = name
     if session_id:
         claims["sid"] = session_id
+    if task is not None:
+        claims[TASK_CLAIM] = str(task[0])
+        claims[TASK_SCOPES_CLAIM] = list(task[1])
     return jwt.encode(claims, config.secret, algorithm=HS256)
 
 
@@ -169,6 +181,7 @@ def _claims(claims: dict[str, Any]) -> VerifiedClaims:
     session_id = claims.get("sid")
     if session_id is not None and not isinstance(session_id, str):
         raise InvalidTokenError("the token's 'sid' claim must be a string")
+    task_id, task_scopes = _task_claims(claims)
     return VerifiedClaims(
         subject=subject,
         roles=tuple(roles),
@@ -176,4 +189,27 @@ def _claims(claims: dict[str, Any]) -> VerifiedClaims:
         expires_at=float(claims["exp"]),
         session_id=session_id,
         raw=claims,
+        task_id=task_id,
+        task_scopes=task_scopes,
     )
+
+
+def _task_claims(claims: dict[str, Any]) -> tuple[uuid.UUID | None, tuple[str, ...]]:
+    """A task token's task and scopes; a token with one claim and not the other is refused,
+    so a malformed scope never widens into a full token."""
+    raw_task, raw_scopes = claims.get(TASK_CLAIM), claims.get(TASK_SCOPES_CLAIM)
+    if raw_task is None and raw_scopes is None:
+        return None, ()
+    try:
+        task_id = uuid.UUID(str(raw_task))
+    except ValueError as error:
+        raise InvalidTokenError("the token's 'task' claim must be a task id") from error
+    if (
+        not isinstance(raw_scopes, list)
+        or not raw_scopes
+        or not all(s in TASK_TOKEN_SCOPES for s in raw_scopes)
+    ):
+        raise InvalidTokenError(
+            "the token's 'task_scopes' claim must list some of " + ", ".join(TASK_TOKEN_SCOPES)
+        )
+    return task_id, tuple(dict.fromkeys(raw_scopes))

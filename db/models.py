@@ -315,6 +315,28 @@ class ApprovalDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ApprovalLink(Base):
+    """A single-use link that decides one approval request as the person who made it."""
+
+    __tablename__ = "approval_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    approval_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("approval_requests.id", ondelete="CASCADE"), index=True
+    )
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The creator as they were then: the link decides with these roles, not later ones.
+    creator_subject: Mapped[str] = mapped_column(String(255))
+    creator_roles: Mapped[list[Any]] = mapped_column(default=list)
+    # sha256 of the token: the plain token is in the URL handed out once, never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class TaskEvent(Base):
     __tablename__ = "task_events"
     __table_args__ = (

@@ -3,6 +3,7 @@
 The owner and admins see and change their tasks. A person holding a role that one of the
 task's approval policies names (a reviewer) sees the task read-only, so that they can
 decide its approvals (docs/approvals.md); anyone else is told it does not exist.
+A credential scoped to one task (a task token, an approval link) sees no other task at all.
 """
 
 from __future__ import annotations
@@ -29,12 +30,22 @@ def hidden(ctx: RequestContext, task_id: uuid.UUID, *, action: str) -> NotFoundE
     return not_found(task_id)
 
 
+def in_scope(ctx: RequestContext, task: Task) -> bool:
+    """False for every task but its own when the credential is scoped to one task."""
+    scope = ctx.principal.task_scope
+    return scope is None or scope == task.id
+
+
 def owns(ctx: RequestContext, task: Task) -> bool:
+    if not in_scope(ctx, task):
+        return False
     return task.user_id == ctx.principal.user_id or ctx.principal.is_admin
 
 
 def reviews(ctx: RequestContext, task: Task) -> bool:
     """The caller holds a role one of the task's approval policies names."""
+    if not in_scope(ctx, task):
+        return False
     roles = task.reviewer_roles
     return bool(roles) and not set(ctx.principal.roles).isdisjoint(roles or ())
 

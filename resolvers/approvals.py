@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.principal import DECIDE_SCOPE, person_of
 from db.models import ApprovalDecision, ApprovalRequest, Task, TaskStep, utcnow
 from db.repositories.approvals import (
     decisions_by_approval_ids,
@@ -63,7 +64,7 @@ async def approve_step(
     batch_id: uuid.UUID | None = None,
 ) -> Task:
     """Record the decision on a pending approval and move the task on; audited."""
-    await authorize(ctx, "tasks:write")
+    await authorize(ctx, DECIDE_SCOPE)
     return await record_answer(ctx, task_id=task_id, answer=answer, batch_id=batch_id)
 
 
@@ -168,7 +169,8 @@ def check_may_decide(
             f"you may not decide approval {approval.id}: {refusal}",
             hint="ask a person the step's approval policy names",
         )
-    if any(d.decided_by == ctx.principal.actor for d in earlier):
+    # One decision per person, whether they answered directly or through a link.
+    if any(person_of(d.decided_by) == ctx.principal.person for d in earlier):
         raise ConflictError(
             f"you already decided approval {approval.id}",
             hint="each person decides a request once; it waits for the others",
@@ -209,7 +211,7 @@ async def approval_inbox(
 ) -> InboxPage:
     """Newest first: the requests of the caller's tasks and of tasks whose approval policies
     name one of the caller's roles (every request for an admin)."""
-    await authorize(ctx, "tasks:read")
+    await authorize(ctx, "tasks:read", across_tasks=True)
     wanted = parse_word(ApprovalStatus, status)
     if status is not None and wanted is None:
         raise ValidationFailedError(

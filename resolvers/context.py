@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth.principal import Principal
 from auth.revocation import CredentialWatch
+from auth.tokens import TokenConfig
 from engine.core import Engine
 from subscriptions.bus import EventBus
 from subscriptions.hub import Hub
@@ -32,6 +33,8 @@ class Services:
     credentials: CredentialWatch | None = None
     # The process's fan-out: every live channel's subscribers (subscriptions/hub.py).
     hub: Hub = field(default_factory=Hub)
+    # Signs task tokens (resolvers/task_tokens.py); None where none can be issued.
+    tokens: TokenConfig | None = None
 
 
 @dataclass(frozen=True)

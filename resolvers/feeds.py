@@ -47,7 +47,7 @@ async def open_task_stream(
 
 async def open_user_feed(ctx: RequestContext, *, after: str | None) -> tuple[UserFeed, int]:
     """Every task of the caller: after `after` (a cursor), or from now when it is absent."""
-    require_scope(ctx, "tasks:read")
+    require_scope(ctx, "tasks:read", across_tasks=True)
     feed = UserFeed(sessions=ctx.sessions, bus=ctx.services.bus, user_id=ctx.principal.user_id)
     if after is None:
         return feed, await feed.end_position()

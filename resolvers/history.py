@@ -120,7 +120,7 @@ async def list_tasks(
     `with_total` (a count over every matching task, where the page itself reads 21 rows),
     counting at most `total_at_most` of them when given. A last page (a short one)
     already tells the total, so no count runs for it."""
-    await authorize(ctx, "tasks:read")
+    await authorize(ctx, "tasks:read", across_tasks=True)
     _check_limit(limit, field="first" if after is not None or offset == 0 else "limit")
     if offset < 0:
         raise ValidationFailedError("offset must not be negative", field="offset")

@@ -25,6 +25,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import BlockingConnectionPool
 
+from auth.principal import DECIDE_SCOPE
 from resolvers.audit import record_denied
 from resolvers.context import RequestContext
 from resolvers.errors import ForbiddenError, RateLimitedError
@@ -34,7 +35,11 @@ from subscriptions.breaker import CircuitBreaker, CircuitOpenError
 logger = logging.getLogger("agentwire.limits")
 
 OperationClass = Literal["read", "write", "subscribe", "ws_message", "auth_failure"]
-_SCOPE_CLASS: dict[str, OperationClass] = {"tasks:read": "read", "tasks:write": "write"}
+_SCOPE_CLASS: dict[str, OperationClass] = {
+    "tasks:read": "read",
+    "tasks:write": "write",
+    DECIDE_SCOPE: "write",
+}
 # Counted per connection, and a connection lives on one instance: process memory is
 # exact for these, and saves a Redis round trip on every frame.
 # Failed authentications are counted per instance too: the check runs before every
@@ -258,9 +263,20 @@ class AuthFailureThrottle:
         await self._limiter.hit("auth_failure", client)
 
 
-def require_scope(ctx: RequestContext, scope: str) -> None:
-    """Refuse a credential without `scope` (a read-only API key cannot write); audited."""
-    if not ctx.principal.can(scope):
+def require_scope(ctx: RequestContext, scope: str, *, across_tasks: bool = False) -> None:
+    """Refuse a credential without `scope` (a read-only API key cannot write), and a
+    credential scoped to one task any operation `across_tasks` (lists, user feeds); audited."""
+    principal = ctx.principal
+    if principal.task_scope is not None and (across_tasks or not principal.can(scope)):
+        record_denied(ctx, action=scope, target=None, reason="task-scoped credential")
+        granted = ", ".join(sorted(principal.scopes)) or "nothing"
+        raise ForbiddenError(
+            f"this credential is scoped to task {principal.task_scope} and grants only "
+            f"{granted} there; it cannot do this"
+            + (" (it spans several tasks)" if across_tasks else ""),
+            hint="use your own token for anything else",
+        )
+    if not principal.can(scope):
         record_denied(ctx, action=scope, target=None, reason="missing scope")
         raise ForbiddenError(
             f"this credential lacks the {scope!r} scope",
@@ -268,9 +284,10 @@ def require_scope(ctx: RequestContext, scope: str) -> None:
         )
 
 
-async def authorize(ctx: RequestContext, scope: str) -> None:
-    """The gate every use case passes: the scope, then the caller's rate limit for it."""
-    require_scope(ctx, scope)
+async def authorize(ctx: RequestContext, scope: str, *, across_tasks: bool = False) -> None:
+    """The gate every use case passes: the scope (and, for an operation `across_tasks`,
+    that the credential is not scoped to one task), then the caller's rate limit for it."""
+    require_scope(ctx, scope, across_tasks=across_tasks)
     operation = _SCOPE_CLASS.get(scope)
     if operation is not None:
         await throttle(ctx, operation)

@@ -54,6 +54,14 @@ LAST_EVENT_ID = Param(
     {"type": "integer", "minimum": 0, "maximum": 2**53},
     "Resume after this seq (browsers send it on reconnect); overrides `after`.",
 )
+ACCESS_TOKEN = Param(
+    "access_token",
+    "query",
+    {"type": "string", "maxLength": 4096},
+    "A task token (Mutation.createTaskToken) for clients that cannot send headers, such as "
+    "a browser's EventSource. A full user token is refused here with 401: URLs are written "
+    "to logs.",
+)
 SSE_MEDIA_TYPE = "text/event-stream"
 # How long a browser waits before reconnecting a dropped stream.
 SSE_RETRY_MS = 1000
@@ -200,8 +208,9 @@ def stream_operation(heartbeat_seconds: float) -> Operation:
         stream,
         replies=(Reply(200, "An endless text/event-stream.", None, media_type=SSE_MEDIA_TYPE),),
         errors=(401, 403, 404, 422, 429, 503),
-        params=(TASK_ID, AFTER, LAST_EVENT_ID),
+        params=(TASK_ID, AFTER, LAST_EVENT_ID, ACCESS_TOKEN),
         tag="events",
+        auth="query_token",
     )
 
 
@@ -216,6 +225,7 @@ POLL_OPERATION = Operation(
     poll,
     replies=(Reply(200, "Events after the cursor.", EventsPage),),
     errors=(401, 403, 404, 422, 429, 503),
-    params=(TASK_ID, AFTER, WAIT, LIMIT),
+    params=(TASK_ID, AFTER, WAIT, LIMIT, ACCESS_TOKEN),
     tag="events",
+    auth="query_token",
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from auth.authenticate import Authenticator
+from auth.principal import ANONYMOUS, Principal
 from resolvers.context import RequestContext, Services
 from rest_compat.envelope import failure_for, request_id_of
 from rest_compat.inputs import Param, read_body, read_params
@@ -59,6 +60,9 @@ class Operation:
     body_required: bool = True
     tag: str = "tasks"
     extra: dict[str, Any] = field(default_factory=dict)
+    # "query_token": a task token may also come as `?access_token=` (EventSource cannot
+    # send headers); "none": the route's own secret authenticates (approval links).
+    auth: Literal["header", "query_token", "none"] = "header"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,7 @@ class Dependencies:
 async def run_operation(op: Operation, request: Request, deps: Dependencies) -> Response:
     """Authenticate, parse, call the handler; any failure becomes the error envelope."""
     try:
-        principal = await deps.authenticator.from_http_headers(request.headers)
+        principal = await _principal(op, request, deps)
         ctx = RequestContext(
             principal=principal, services=deps.services, request_id=request_id_of(request)
         )
@@ -83,6 +87,18 @@ async def run_operation(op: Operation, request: Request, deps: Dependencies) -> 
         return await op.handler(Call(request=request, ctx=ctx, params=params, body=body))
     except Exception as error:
         return failure_for(error, request)
+
+
+ACCESS_TOKEN = "access_token"
+
+
+async def _principal(op: Operation, request: Request, deps: Dependencies) -> Principal:
+    if op.auth == "none":
+        return ANONYMOUS
+    token = request.query_params.get(ACCESS_TOKEN) if op.auth == "query_token" else None
+    if token:
+        return await deps.authenticator.from_query_token(token)
+    return await deps.authenticator.from_http_headers(request.headers)
 
 
 def build_routes(operations: tuple[Operation, ...], deps: Dependencies) -> list[Route]:

@@ -19,6 +19,7 @@ from resolvers import worker_undo
 from resolvers.errors import ValidationFailedError
 from resolvers.validation import parse_id
 from schema.context import Info
+from schema.scoped_access import CREATE_TASK_TOKEN
 from schema.types import Task
 from schema.worker import (
     ClaimInput,
@@ -322,3 +323,5 @@ class Mutation:
     async def fail_leased_task(self, info: Info, input: TaskWriteInput) -> WorkerAck:
         ctx = info.context.resolver_context()
         return ack_of(await worker_resolvers.fail_task(ctx, error=input.error, **_lease(input)))
+
+    create_task_token = CREATE_TASK_TOKEN

@@ -159,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         audit=audit,
         credentials=credentials,
         hub=Hub(),
+        tokens=token_config(settings),
     )
     tokens = token_config(settings)
     authenticator = Authenticator(

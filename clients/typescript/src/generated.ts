@@ -83,6 +83,8 @@ export type TaskEventType = 'STATUS_CHANGE' | 'STEP_START' | 'STEP_PROGRESS' | '
 
 export type TaskStatus = 'PENDING' | 'RUNNING' | 'AWAITING_APPROVAL' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'ROLLED_BACK';
 
+export type TaskTokenScope = 'READ' | 'APPROVE';
+
 export interface TaskWriteInput {
   taskId: string;
   leaseToken: string;
@@ -409,6 +411,23 @@ export type CancelTaskResult = {
       message: string;
       stepId: string | null;
     }>;
+  };
+};
+
+export const CreateTaskTokenDocument = "mutation CreateTaskToken($taskId: ID!, $scopes: [TaskTokenScope!]!, $ttlSeconds: Int) {\n  createTaskToken(taskId: $taskId, scopes: $scopes, ttlSeconds: $ttlSeconds) {\n    token\n    taskId\n    scopes\n    expiresAt\n  }\n}";
+
+export interface CreateTaskTokenVariables {
+  taskId: string;
+  scopes: Array<TaskTokenScope>;
+  ttlSeconds?: number | null;
+}
+
+export type CreateTaskTokenResult = {
+  createTaskToken: {
+    token: string;
+    taskId: string;
+    scopes: Array<TaskTokenScope>;
+    expiresAt: string;
   };
 };
 
