@@ -277,10 +277,12 @@ def require_scope(ctx: RequestContext, scope: str, *, across_tasks: bool = False
             hint="use your own token for anything else",
         )
     if not principal.can(scope):
-        record_denied(ctx, action=scope, target=None, reason="missing scope")
+        # Keys and tokens are granted `tasks:write`, which implies deciding: name that one.
+        needed = "tasks:write" if scope == DECIDE_SCOPE else scope
+        record_denied(ctx, action=needed, target=None, reason="missing scope")
         raise ForbiddenError(
-            f"this credential lacks the {scope!r} scope",
-            hint=f"use a token or API key that has the {scope!r} scope",
+            f"this credential lacks the {needed!r} scope",
+            hint=f"use a token or API key that has the {needed!r} scope",
         )
 
 
