@@ -216,6 +216,8 @@ async def serving(database: str, redis: str) -> AsyncIterator[Bench]:
     port = free_port()
     server = await asyncio.create_subprocess_exec(
         sys.executable,
+        # -P: not bench/ first on sys.path, where bench/http.py would shadow the stdlib's http.
+        "-P",
         str(ROOT / "bench" / "server.py"),
         *("--port", str(port), "--database-url", database, "--redis-url", redis),
         *("--data-dir", str(ROOT / "bench" / "results" / ".data")),

@@ -133,6 +133,8 @@ def main() -> None:
         rate_limit_write=lots,
         rate_limit_subscribe=lots,
         rate_limit_ws_message=lots,
+        # Every benchmark socket is the same user: the production cap (50) would refuse them.
+        ws_max_connections_per_user=100_000,
         db_pool_size=20,
         log_level="WARNING",
     )

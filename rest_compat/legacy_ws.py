@@ -254,16 +254,12 @@ async def serve_legacy_socket(
         capacity=hub.outbox_capacity,
         channel=LEGACY_WS,
     )
-    ended = asyncio.Event()
-    reasons: list[str] = []
+    # Resolved with the reason when the credential expires or is revoked: ends the session.
+    ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def credential_ended(reason: str) -> None:
-        reasons.append(reason)
-        ended.set()
-
-    async def until_credential_ends() -> None:
-        await ended.wait()
-        raise CredentialEndedError(reasons[0])
+        if not ended.done():
+            ended.set_exception(CredentialEndedError(reason))
 
     credentials = deps.services.credentials
     channel = credentials.open(principal, credential_ended) if credentials is not None else None
@@ -286,7 +282,7 @@ async def serve_legacy_socket(
             ),
             session.read(),
             session.heartbeat(heartbeat_seconds),
-            until_credential_ends(),
+            ended,
         )
     except WebSocketDisconnect:
         return
