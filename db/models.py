@@ -297,6 +297,21 @@ class ApprovalRequest(Base):
     policy: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
 
 
+class ApprovalBatch(Base):
+    """A batch answered with an idempotency key: a repeat returns these outcomes."""
+
+    __tablename__ = "approval_batches"
+    __table_args__ = (Index("ux_approval_batches_key", "user_id", "idempotency_key", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    atomic: Mapped[bool] = mapped_column(Boolean, default=True)
+    # `[{approvalId, taskId, error: {code, message} | null}]`; null while being applied.
+    outcomes: Mapped[list[Any] | None] = mapped_column(JsonValue)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApprovalDecision(Base):
     """One person's answer to an approval request; a request may need several."""
 

@@ -18,6 +18,7 @@ from resolvers import worker as worker_resolvers
 from resolvers import worker_undo
 from resolvers.errors import ValidationFailedError
 from resolvers.validation import parse_id
+from schema.batch import ApproveBatchResult
 from schema.context import Info
 from schema.scoped_access import CREATE_TASK_TOKEN
 from schema.types import Task
@@ -71,9 +72,31 @@ class ApproveInput:
 
 @strawberry.input(description="Answers to several approval requests, recorded together.")
 class ApproveBatchInput:
-    items: list[ApproveInput] = strawberry.field(
-        description="1 to 50 answers; each approval at most once."
+    decisions: list[ApproveInput] | None = strawberry.field(
+        default=None, description="1 to 50 answers; each approval at most once."
     )
+    items: list[ApproveInput] | None = strawberry.field(
+        default=None,
+        description="The former name of `decisions`.",
+        deprecation_reason="Use `decisions`.",
+    )
+    atomic: bool = strawberry.field(
+        default=True,
+        description="true: all or nothing, the first refusal named as the error. false: each "
+        "answer on its own, with its own result (the task, or the error and its code).",
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A repeat with the same key returns the first result and changes nothing.",
+    )
+
+    def answers(self) -> list[ApproveInput]:
+        if self.decisions is not None and self.items is not None:
+            raise ValidationFailedError(
+                "send the answers as decisions (items is its former name), not both",
+                field="decisions",
+            )
+        return list(self.decisions if self.decisions is not None else self.items or [])
 
 
 def answer_of(item: ApproveInput) -> approval_resolvers.ApprovalAnswer:
@@ -123,21 +146,24 @@ class Mutation:
         return Task.from_model(task)
 
     @strawberry.mutation(
-        description="Answer several approval requests at once. Every answer is checked first: "
-        "a batch naming an unknown, foreign or answered approval changes nothing. "
-        "Returns the tasks in the order of the answers."
+        description="Answer several approval requests at once. Atomic (the default): every "
+        "answer is checked first, and a batch naming an unknown, foreign, ineligible or "
+        "answered approval changes nothing. Partial (atomic: false): one result per answer. "
+        "A repeat with the same idempotencyKey returns the first result."
     )
-    async def approve_batch(self, info: Info, input: ApproveBatchInput) -> list[Task]:
-        tasks = await batch_resolvers.approve_batch(
+    async def approve_batch(self, info: Info, input: ApproveBatchInput) -> ApproveBatchResult:
+        result = await batch_resolvers.approve_batch(
             info.context.resolver_context(),
             items=[
                 batch_resolvers.BatchItem(
                     task_id=parse_id(item.task_id, field="taskId"), answer=answer_of(item)
                 )
-                for item in input.items
+                for item in input.answers()
             ],
+            atomic=input.atomic,
+            idempotency_key=input.idempotency_key,
         )
-        return [Task.from_model(task) for task in tasks]
+        return ApproveBatchResult.of(result)
 
     @strawberry.mutation(
         description="Roll back completed steps, newest first, down to `stepId` (default: the last)."

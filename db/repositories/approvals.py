@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Text, and_, cast, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import ApprovalDecision, ApprovalRequest, Task, TaskStep
+from db.models import ApprovalBatch, ApprovalDecision, ApprovalRequest, Task, TaskStep
 
 
 async def decisions_by_approval_ids(
@@ -85,3 +86,33 @@ async def steps_by_ids(
         return {}
     result = await session.execute(select(TaskStep).where(TaskStep.id.in_(step_ids)))
     return {row.id: row for row in result.scalars()}
+
+
+async def claim_batch_key(
+    session: AsyncSession, *, user_id: uuid.UUID, key: str, atomic: bool
+) -> tuple[ApprovalBatch | None, uuid.UUID]:
+    """Take `key` for a new batch: (None, its id); or (the batch that already has it, id)."""
+    existing = await find_batch(session, user_id=user_id, key=key)
+    if existing is not None:
+        return existing, existing.id
+    batch = ApprovalBatch(id=uuid.uuid4(), user_id=user_id, idempotency_key=key, atomic=atomic)
+    try:
+        async with session.begin_nested():
+            session.add(batch)
+            await session.flush()
+    except IntegrityError:
+        raced = await find_batch(session, user_id=user_id, key=key)
+        assert raced is not None
+        return raced, raced.id
+    return None, batch.id
+
+
+async def find_batch(
+    session: AsyncSession, *, user_id: uuid.UUID, key: str
+) -> ApprovalBatch | None:
+    result = await session.execute(
+        select(ApprovalBatch)
+        .where(ApprovalBatch.user_id == user_id, ApprovalBatch.idempotency_key == key)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()

@@ -31,7 +31,7 @@ async def test_a_batch_answers_every_request_in_order_with_one_batch_id(alice: A
         answer(second, approved=False, message="not this one"),
         answer(third, modifiedParameters={"key": "k2", "value": "changed"}),
     ]
-    result = (await alice.call("ApproveBatch", input={"items": items}))["approveBatch"]
+    result = (await alice.call("ApproveBatch", input={"items": items}))["approveBatch"]["tasks"]
     assert [t["id"] for t in result] == [first["id"], second["id"], third["id"]]
     done = [await alice.wait_status(t["id"], "COMPLETED") for t in (first, second, third)]
     assert [d["approvals"][0]["status"] for d in done] == ["APPROVED", "REJECTED", "MODIFIED"]
@@ -87,3 +87,46 @@ async def test_malformed_batches_are_validation_errors(
     assert str(error.value) == message
     assert (await alice.get(task["id"]))["approvals"][0]["status"] == "PENDING"
     await alice.call("CancelTask", taskId=task["id"])
+
+
+async def test_a_partial_batch_records_the_others_and_names_each_refusal(alice: Api) -> None:
+    first, second, third = await gated_tasks(alice, 3)
+    await alice.call("Approve", input=answer(second))  # answered before the batch
+    batch = {"decisions": [answer(first), answer(second), answer(third)], "atomic": False}
+    result = (await alice.call("ApproveBatch", input=batch))["approveBatch"]
+    assert result["atomic"] is False and result["replayed"] is False
+    assert [r["ok"] for r in result["results"]] == [True, False, True]
+    assert result["results"][1]["error"]["code"] == "CONFLICT"
+    assert result["results"][1]["approvalId"] == second["pendingApproval"]["id"]
+    assert [t["id"] for t in result["tasks"]] == [first["id"], third["id"]]
+    for task in (first, third):
+        assert (await alice.wait_status(task["id"], "COMPLETED"))["approvals"][0]["status"] == (
+            "APPROVED"
+        )
+
+
+async def test_a_repeated_batch_returns_the_first_result_and_changes_nothing(
+    alice: Api,
+) -> None:
+    first, second = await gated_tasks(alice, 2)
+    batch = {
+        "decisions": [answer(first), answer(second, approved=False, message="no")],
+        "idempotencyKey": "review-4711",
+    }
+    once = (await alice.call("ApproveBatch", input=batch))["approveBatch"]
+    done = [await alice.wait_status(t["id"], "COMPLETED") for t in (first, second)]
+    again = (await alice.call("ApproveBatch", input=batch))["approveBatch"]
+    assert again["replayed"] is True and once["replayed"] is False
+    assert again["batchId"] == once["batchId"]
+    assert again["results"] == once["results"]
+    after = [await alice.get(t["id"]) for t in (first, second)]
+    assert [a["approvals"] for a in after] == [d["approvals"] for d in done]
+    # a failed atomic batch keeps no key: the same key works once the batch is right
+    [third] = await gated_tasks(alice, 1)
+    wrong = {"decisions": [answer(third), answer(first)], "idempotencyKey": "retry-me"}
+    with pytest.raises(GraphQLCallError) as error:
+        await alice.call("ApproveBatch", input=wrong)
+    assert error.value.code == "CONFLICT"
+    right = {"decisions": [answer(third)], "idempotencyKey": "retry-me"}
+    fixed = (await alice.call("ApproveBatch", input=right))["approveBatch"]
+    assert fixed["replayed"] is False and [r["ok"] for r in fixed["results"]] == [True]

@@ -20,7 +20,7 @@ from tests.support.attacker import bearer, first_error, gql, http, rows_of, wait
 from tests.support.live import LiveServer
 
 APPROVE_BATCH = """
-mutation ($input: ApproveBatchInput!) { approveBatch(input: $input) { id } }
+mutation ($input: ApproveBatchInput!) { approveBatch(input: $input) { batchId } }
 """
 
 

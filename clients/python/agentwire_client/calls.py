@@ -120,7 +120,10 @@ def approve(
 
 
 def approve_batch(items: list[dict[str, Any]]) -> Call[list[dict[str, Any]]]:
-    return Call("ApproveBatch", {"input": {"items": items}}, _field("approveBatch"))
+    """All or nothing; the tasks in the order of the answers."""
+    return Call(
+        "ApproveBatch", {"input": {"decisions": items}}, lambda data: data["approveBatch"]["tasks"]
+    )
 
 
 def undo(task_id: str, *, step_id: str | None) -> Call[Task]:

@@ -34,7 +34,11 @@ export interface AgentwireClient {
   task(id: string): Promise<G.GetTaskResult['task']>;
   tasks(variables?: G.ListTasksVariables): Promise<G.ListTasksResult['tasks']>;
   approve(input: G.ApproveInput): Promise<G.ApproveResult['approve']>;
-  approveBatch(items: G.ApproveInput[]): Promise<G.ApproveBatchResult['approveBatch']>;
+  /** Several answers at once: atomic by default; `atomic: false` gives one result per answer. */
+  approveBatch(
+    decisions: G.ApproveInput[],
+    options?: { atomic?: boolean; idempotencyKey?: string },
+  ): Promise<G.ApproveBatchResult['approveBatch']>;
   undo(taskId: string, stepId?: string | null): Promise<G.UndoResult['undo']>;
   undoPlan(taskId: string, stepId?: string | null): Promise<G.UndoPlanResult['undoPlan']>;
   cancelTask(taskId: string): Promise<G.CancelTaskResult['cancelTask']>;
@@ -84,7 +88,8 @@ export function createClient(options: ClientOptions): AgentwireClient {
     task: async (id) => (await call<G.GetTaskResult>(G.GetTaskDocument, { id })).task,
     tasks: async (variables = {}) => (await call<G.ListTasksResult>(G.ListTasksDocument, variables)).tasks,
     approve: async (input) => (await call<G.ApproveResult>(G.ApproveDocument, { input })).approve,
-    approveBatch: async (items) => (await call<G.ApproveBatchResult>(G.ApproveBatchDocument, { input: { items } })).approveBatch,
+    approveBatch: async (decisions, options = {}) =>
+      (await call<G.ApproveBatchResult>(G.ApproveBatchDocument, { input: { decisions, ...options } })).approveBatch,
     undo: async (taskId, stepId = null) => (await call<G.UndoResult>(G.UndoDocument, { taskId, stepId })).undo,
     undoPlan: async (taskId, stepId = null) => (await call<G.UndoPlanResult>(G.UndoPlanDocument, { taskId, stepId })).undoPlan,
     cancelTask: async (taskId) => (await call<G.CancelTaskResult>(G.CancelTaskDocument, { taskId })).cancelTask,

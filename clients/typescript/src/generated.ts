@@ -14,7 +14,10 @@ export interface ActionDeclarationInput {
 export type ApprovalStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'MODIFIED' | 'EXPIRED' | 'CANCELLED';
 
 export interface ApproveBatchInput {
-  items: Array<ApproveInput>;
+  decisions?: Array<ApproveInput> | null;
+  items?: Array<ApproveInput> | null;
+  atomic?: boolean;
+  idempotencyKey?: string | null;
 }
 
 export interface ApproveInput {
@@ -323,26 +326,40 @@ export type ApproveResult = {
   };
 };
 
-export const ApproveBatchDocument = "mutation ApproveBatch($input: ApproveBatchInput!) {\n  approveBatch(input: $input) {\n    id\n    status\n    artifacts\n    approvals {\n      id\n      stepId\n      status\n      decidedBy\n      decisionMessage\n      modifiedParameters\n    }\n  }\n}";
+export const ApproveBatchDocument = "mutation ApproveBatch($input: ApproveBatchInput!) {\n  approveBatch(input: $input) {\n    batchId\n    atomic\n    replayed\n    results {\n      approvalId\n      taskId\n      ok\n      error {\n        code\n        message\n      }\n    }\n    tasks {\n      id\n      status\n      artifacts\n      approvals {\n        id\n        stepId\n        status\n        decidedBy\n        decisionMessage\n        modifiedParameters\n      }\n    }\n  }\n}";
 
 export interface ApproveBatchVariables {
   input: ApproveBatchInput;
 }
 
 export type ApproveBatchResult = {
-  approveBatch: Array<{
-    id: string;
-    status: TaskStatus;
-    artifacts: JsonValue;
-    approvals: Array<{
-      id: string;
-      stepId: string;
-      status: ApprovalStatus;
-      decidedBy: string | null;
-      decisionMessage: string | null;
-      modifiedParameters: JsonValue | null;
+  approveBatch: {
+    batchId: string;
+    atomic: boolean;
+    replayed: boolean;
+    results: Array<{
+      approvalId: string;
+      taskId: string;
+      ok: boolean;
+      error: {
+        code: string;
+        message: string;
+      } | null;
     }>;
-  }>;
+    tasks: Array<{
+      id: string;
+      status: TaskStatus;
+      artifacts: JsonValue;
+      approvals: Array<{
+        id: string;
+        stepId: string;
+        status: ApprovalStatus;
+        decidedBy: string | null;
+        decisionMessage: string | null;
+        modifiedParameters: JsonValue | null;
+      }>;
+    }>;
+  };
 };
 
 export const CancelTaskDocument = "mutation CancelTask($taskId: ID!, $mode: CancelMode) {\n  cancelTask(taskId: $taskId, mode: $mode) {\n    ...TaskFields\n  }\n}\n\nfragment TaskFields on Task {\n  id\n  task\n  status\n  priority\n  conversationId\n  context\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  estimatedWaitTime\n  progress\n  artifacts\n  result\n  error\n  lastSeq\n  currentStep {\n    id\n    name\n    status\n    progress\n  }\n  steps {\n    id\n    position\n    name\n    action\n    params\n    requiresApproval\n    reversibility\n    status\n    progress\n    result\n  }\n  approvals {\n    id\n    stepId\n    status\n    prompt\n    parameters\n    modifiedParameters\n    decidedBy\n    decisionMessage\n    expiresAt\n  }\n  pendingApproval {\n    id\n    stepId\n    prompt\n    parameters\n    expiresAt\n  }\n  logs {\n    level\n    message\n    stepId\n  }\n}";

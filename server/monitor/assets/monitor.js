@@ -373,21 +373,35 @@ fragment TaskFields on Task {
     message
     stepId
   }
-}`,{input:e})).approve,approveBatch:async e=>(await y(`mutation ApproveBatch($input: ApproveBatchInput!) {
+}`,{input:e})).approve,approveBatch:async(e,t={})=>(await y(`mutation ApproveBatch($input: ApproveBatchInput!) {
   approveBatch(input: $input) {
-    id
-    status
-    artifacts
-    approvals {
+    batchId
+    atomic
+    replayed
+    results {
+      approvalId
+      taskId
+      ok
+      error {
+        code
+        message
+      }
+    }
+    tasks {
       id
-      stepId
       status
-      decidedBy
-      decisionMessage
-      modifiedParameters
+      artifacts
+      approvals {
+        id
+        stepId
+        status
+        decidedBy
+        decisionMessage
+        modifiedParameters
+      }
     }
   }
-}`,{input:{items:e}})).approveBatch,undo:async(e,t=null)=>(await y(`mutation Undo($taskId: ID!, $stepId: ID) {
+}`,{input:{decisions:e,...t}})).approveBatch,undo:async(e,t=null)=>(await y(`mutation Undo($taskId: ID!, $stepId: ID) {
   undo(taskId: $taskId, stepId: $stepId) {
     ...TaskFields
   }
