@@ -30,13 +30,14 @@ def parse_id(value: str, *, field: str) -> uuid.UUID:
         ) from error
 
 
-def clean_text(
-    value: str | None, *, field: str, max_chars: int, required: bool = False
-) -> str | None:
+def clean_text(value: object, *, field: str, max_chars: int, required: bool = False) -> str | None:
     if value is None:
         if required:
             raise ValidationFailedError(f"{field} is required", field=field)
         return None
+    if not isinstance(value, str):
+        # Callers pass values from inside free JSON (a worker's `error.code`) unchecked.
+        raise ValidationFailedError(f"{field} must be a string", field=field)
     if _CONTROL.search(value):
         raise ValidationFailedError(f"{field} contains control characters", field=field)
     stripped = value.strip()

@@ -50,6 +50,8 @@ CLAIM_POLL_SECONDS = 0.5
 MAX_LOG_CHARS = 4000
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MAX_EXECUTORS = 20
+# Past 2^53 a JSON integer is not exact in most clients (JavaScript, jq).
+MAX_SEQUENCE = 2**53
 
 
 class LeaseLostConflictError(ConflictError):
@@ -101,7 +103,7 @@ def _number(value: Any, *, field: str, low: float, high: float, default: float) 
 
 
 def _sequence(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SEQUENCE:
         raise ValidationFailedError(
             "sequence must be a whole number from 1: one more for each write under the lease",
             field="sequence",

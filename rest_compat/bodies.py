@@ -15,6 +15,31 @@ from resolvers.validation import MAX_KEY_CHARS, MAX_TASK_CHARS, PRIORITY_RANGE
 
 UUID_SCHEMA: dict[str, Any] = {"type": "string", "format": "uuid"}
 
+# resolvers/validation.clean_text refuses C0 controls other than tab, CR and LF, and DEL;
+# a required text must also hold more than white space.
+_ALLOWED = r"[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]"
+NO_CONTROL_PATTERN = rf"^{_ALLOWED}*$"
+NOT_BLANK_PATTERN = rf"^{_ALLOWED}*[^\s\u0000-\u001f\u007f]{_ALLOWED}*$"
+
+
+def text_schema(max_chars: int, *, required: bool = False) -> dict[str, Any]:
+    """What `clean_text(..., max_chars=, required=)` accepts, as JSON Schema keywords."""
+    if required:
+        return {"minLength": 1, "maxLength": max_chars, "pattern": NOT_BLANK_PATTERN}
+    return {"maxLength": max_chars, "pattern": NO_CONTROL_PATTERN}
+
+
+# Any JSON value but null (`input`, which must be present).
+ANY_BUT_NULL: dict[str, Any] = {
+    "anyOf": [
+        {"type": "object"},
+        {"type": "array"},
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "boolean"},
+    ]
+}
+
 
 class Body(BaseModel):
     model_config = ConfigDict(
@@ -25,7 +50,12 @@ class Body(BaseModel):
 class InputBody(Body):
     """Input for a running task's worker."""
 
-    input: Any = Field(description="Any JSON value.", examples=[{"answer": "use the blue one"}])
+    input: Any = Field(
+        description="Any JSON value but null, up to 64 KiB; no string in it (keys included) "
+        "may hold a NUL character.",
+        examples=[{"answer": "use the blue one"}],
+        json_schema_extra=ANY_BUT_NULL,
+    )
     policy: str | None = Field(
         default=None,
         description="While an approval is pending: `queue` (default) keeps the input for "
@@ -39,7 +69,7 @@ class SubmitTaskBody(Body):
 
     task: str = Field(
         description="What to do.",
-        json_schema_extra={"minLength": 1, "maxLength": MAX_TASK_CHARS},
+        json_schema_extra=text_schema(MAX_TASK_CHARS, required=True),
         examples=["Summarise the report"],
     )
     priority: int | None = Field(
@@ -50,7 +80,7 @@ class SubmitTaskBody(Body):
     conversation_id: str | None = Field(
         default=None,
         description="Groups tasks of one conversation.",
-        json_schema_extra={"maxLength": MAX_KEY_CHARS},
+        json_schema_extra=text_schema(MAX_KEY_CHARS),
     )
     context: dict[str, Any] | None = Field(
         default=None,
@@ -77,6 +107,17 @@ class SubmitTaskBody(Body):
 class ApproveBody(Body):
     """An answer to a pending approval request."""
 
+    # `modifiedParameters` only goes with `approved: true`.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"approved": {"enum": [True]}}},
+                {"not": {"required": ["modifiedParameters"]}},
+                {"properties": {"modifiedParameters": {"nullable": True, "enum": [None]}}},
+            ]
+        }
+    )
+
     approval_id: str = Field(
         description="The id of the pending approval request.",
         json_schema_extra={"format": "uuid"},
@@ -86,7 +127,7 @@ class ApproveBody(Body):
     message: str | None = Field(
         default=None,
         description="A note kept with the decision.",
-        json_schema_extra={"maxLength": 2000},
+        json_schema_extra=text_schema(2000),
     )
     modified_parameters: dict[str, Any] | None = Field(
         default=None, description="Approve, but run the step with these parameters instead."

@@ -133,21 +133,25 @@ HEADERS: dict[str, Any] = {
         "required": True,
     },
     "Location": {"description": "Where the new task can be read.", "schema": {"type": "string"}},
-    "X-RateLimit-Limit": {
-        "description": "Requests allowed in the window.",
-        "schema": {"type": "integer"},
+    "RateLimit-Limit": {
+        "description": "Operations allowed in the window of the tightest limit touched.",
+        "schema": {"type": "integer", "minimum": 0},
     },
-    "X-RateLimit-Remaining": {
-        "description": "Requests left in the window.",
-        "schema": {"type": "integer"},
+    "RateLimit-Remaining": {
+        "description": "Operations left in that window.",
+        "schema": {"type": "integer", "minimum": 0},
     },
-    "X-RateLimit-Reset": {
-        "description": "Seconds until the window resets.",
-        "schema": {"type": "integer"},
+    "RateLimit-Reset": {
+        "description": "Seconds until that window has room again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Policy": {
+        "description": "The limit as `<limit>;w=<window seconds>`.",
+        "schema": {"type": "string", "pattern": "^[0-9]+;w=[0-9]+$"},
     },
     "WWW-Authenticate": {"description": "The scheme to use.", "schema": {"type": "string"}},
 }
-RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
 
 
 def _headers(*names: str) -> dict[str, Any]:

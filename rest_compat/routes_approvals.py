@@ -30,7 +30,8 @@ INBOX_PARAMS = (
         "after",
         "query",
         {"type": "string", "maxLength": 200},
-        "`nextCursor` of the previous page.",
+        "`nextCursor` of the previous page, unchanged: an opaque cursor this API issued "
+        "(any other value is 422 VALIDATION).",
     ),
 )
 

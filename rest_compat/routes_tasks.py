@@ -88,7 +88,7 @@ HISTORY_PARAMS = (
         "dateTo",
         "query",
         {"type": "string", "format": "date-time"},
-        "Created at or before (ISO 8601).",
+        "Created at or before (ISO 8601); not before `dateFrom` (else 422 VALIDATION).",
     ),
 )
 

@@ -12,7 +12,7 @@ from resolvers import executors as executor_resolvers
 from resolvers import worker as worker_resolvers
 from resolvers import worker_undo
 from resolvers.validation import parse_id
-from rest_compat.bodies import Body
+from rest_compat.bodies import Body, text_schema
 from rest_compat.envelope import success
 from rest_compat.inputs import Param
 from rest_compat.routing import Call, Operation, Reply
@@ -93,6 +93,10 @@ TASK_ID = Param(
 STEP_ID = Param(
     "stepId", "path", {"type": "string", "format": "uuid"}, "The step id.", required=True
 )
+# What resolvers/worker.py accepts for a lease's length and token.
+LEASE_RANGE: dict[str, Any] = {"minimum": 5, "maximum": 300}
+LEASE_TOKEN: dict[str, Any] = {"minLength": 1, "maxLength": 64}
+
 LEASE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 
@@ -101,35 +105,55 @@ class ClaimBody(Body):
 
     executors: list[str] = Field(description="Executor names.", examples=[["builtin"]])
     lease_seconds: float | None = Field(
-        default=None, description="5 to 300 (default 30).", json_schema_extra={"minimum": 5}
+        default=None, description="5 to 300 (default 30).", json_schema_extra=LEASE_RANGE
     )
     wait: float | None = Field(
-        default=None, description="Seconds to wait for a task, 0 to 30 (default 0)."
+        default=None,
+        description="Seconds to wait for a task, 0 to 30 (default 0).",
+        json_schema_extra={"minimum": 0, "maximum": 30},
     )
 
 
 class HeartbeatBody(Body):
     """Renew the lease."""
 
-    lease_token: str
-    lease_seconds: float | None = Field(default=None, description="5 to 300 (default 30).")
+    lease_token: str = Field(
+        description="The token the claim returned.", json_schema_extra=LEASE_TOKEN
+    )
+    lease_seconds: float | None = Field(
+        default=None, description="5 to 300 (default 30).", json_schema_extra=LEASE_RANGE
+    )
 
 
 class LeasedBody(Body):
     """Every write carries the lease token and the next sequence number (1, 2, 3 ...)."""
 
-    lease_token: str = Field(description="The token the claim returned.")
-    sequence: int = Field(description="One more than this lease's previous write.")
+    lease_token: str = Field(
+        description="The token the claim returned.", json_schema_extra=LEASE_TOKEN
+    )
+    sequence: int = Field(
+        description="One more than this lease's previous write.",
+        json_schema_extra={"minimum": 1, "maximum": worker_resolvers.MAX_SEQUENCE},
+    )
 
 
 class ProgressBody(LeasedBody):
-    progress: float = Field(description="0 to 1.")
-    message: str | None = None
+    progress: float = Field(description="0 to 1.", json_schema_extra={"minimum": 0, "maximum": 1})
+    message: str | None = Field(
+        default=None, json_schema_extra=text_schema(worker_resolvers.MAX_LOG_CHARS)
+    )
 
 
 class LogBody(LeasedBody):
-    level: str = Field(default="info", description="debug, info, warning or error.")
-    message: str = Field(description="At most 4000 characters.")
+    level: str = Field(
+        default="info",
+        description="debug, info, warning or error.",
+        json_schema_extra={"enum": list(worker_resolvers.LOG_LEVELS)},
+    )
+    message: str = Field(
+        description="At most 4000 characters.",
+        json_schema_extra=text_schema(worker_resolvers.MAX_LOG_CHARS, required=True),
+    )
 
 
 class CompleteStepBody(LeasedBody):
@@ -141,7 +165,17 @@ class CompleteStepBody(LeasedBody):
 
 class FailBody(LeasedBody):
     error: dict[str, Any] = Field(
-        description="`{code, message}`; code `CANCELLED` acknowledges a cancel."
+        description="`{code, message}`; code `CANCELLED` acknowledges a cancel.",
+        json_schema_extra={
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", **text_schema(64, required=True)},
+                "message": {
+                    "type": "string",
+                    **text_schema(worker_resolvers.MAX_LOG_CHARS, required=True),
+                },
+            },
+        },
     )
 
 
@@ -150,13 +184,21 @@ class PlanBody(LeasedBody):
 
 
 class ApprovalRequestBody(LeasedBody):
-    step_id: str
-    prompt: str
+    step_id: str = Field(json_schema_extra={"format": "uuid"})
+    prompt: str = Field(json_schema_extra=text_schema(2000, required=True))
     parameters: dict[str, Any] | None = None
-    timeout_seconds: float | None = None
-    on_timeout: str | None = Field(default=None, description="reject, cancel or approve.")
+    timeout_seconds: float | None = Field(
+        default=None, json_schema_extra={"minimum": 1, "maximum": 604_800}
+    )
+    on_timeout: str | None = Field(
+        default=None,
+        description="reject, cancel or approve.",
+        json_schema_extra={"enum": ["reject", "cancel", "approve"]},
+    )
     dedupe_key: str | None = Field(
-        default=None, description="A repeat with the same key returns the existing request."
+        default=None,
+        description="A repeat with the same key returns the existing request.",
+        json_schema_extra=text_schema(255),
     )
 
 

@@ -12,9 +12,10 @@ from datetime import timedelta
 import redis.asyncio as redis_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from auth.authenticate import Authenticator
@@ -29,6 +30,7 @@ from resolvers.context import Services
 from resolvers.limits import AuthFailureThrottle, RateLimiter
 from rest_compat.agui_routes import create_agui_app
 from rest_compat.app import create_rest_app
+from rest_compat.app import http_error as rest_http_error
 from rest_compat.routing import Dependencies
 from schema.build import build_schema
 from schema.ide import ASSETS_PATH, graphiql_assets
@@ -102,6 +104,15 @@ async def redis_ready(url: str) -> bool:
         return False
     finally:
         await client.aclose()
+
+
+async def outer_http_error(request: Request, exc: Exception) -> Response:
+    """A path no mount matches (`/api/...` with a newline in it): REST's envelope under
+    /api, as its own routes answer; Starlette's plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api"):
+        return await rest_http_error(request, exc)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -257,7 +268,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings.metrics_enabled:
         # Outermost but one: times everything the security middleware refuses too.
         middleware.insert(2, Middleware(MetricsMiddleware, routes=routes))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=middleware,
+        exception_handlers={HTTPException: outer_http_error},
+    )
     relative_slash_redirects(app)
     app.state.shutdown = shutdown
     app.state.agentwire = AppState(

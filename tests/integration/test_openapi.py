@@ -139,7 +139,7 @@ async def test_security_schemes_and_rate_limit_headers(document: dict[str, Any])
     assert components["securitySchemes"]["apiKey"]["type"] == "apiKey"
     assert document["security"] == [{"bearerAuth": []}, {"apiKey": []}]
     too_many = components["responses"]["Error429"]
-    assert {"Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"} <= set(too_many["headers"])
+    assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining"} <= set(too_many["headers"])
     assert too_many["content"]["application/json"]["example"]["error"]["category"] == (
         "rate_limited"
     )
