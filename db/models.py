@@ -31,6 +31,7 @@ from domain.vocabulary import (
     CancelMode,
     EventPriority,
     EventType,
+    LogLevel,
     OnTimeout,
     Reversibility,
     StepStatus,
@@ -261,7 +262,7 @@ class TaskLog(Base):
     step_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("task_steps.id", ondelete="CASCADE"), index=True
     )
-    level: Mapped[str] = mapped_column(String(16), default="info")
+    level: Mapped[LogLevel] = mapped_column(Vocabulary(LogLevel, 16), default=LogLevel.INFO)
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

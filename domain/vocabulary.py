@@ -111,6 +111,15 @@ class InputPolicy(StrEnum):
     REJECT_PENDING = "reject_pending"
 
 
+class LogLevel(StrEnum):
+    """How much a task log line matters."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 class Reversibility(StrEnum):
     """Whether a step can be undone."""
 

@@ -21,7 +21,7 @@ from db.engine import claim_write_lock
 from db.models import Task, TaskEvent, TaskLog, utcnow
 from db.repositories.events import append_event
 from db.repositories.tasks import lock_task
-from domain.vocabulary import EventPriority, EventType, TaskStatus
+from domain.vocabulary import EventPriority, EventType, LogLevel, TaskStatus
 from subscriptions.bus import EventBus
 from subscriptions.envelope import Event, new_event_id, now_ms
 
@@ -112,7 +112,7 @@ class TaskTransaction:
         self,
         message: str,
         *,
-        level: str = "info",
+        level: LogLevel = LogLevel.INFO,
         step_id: uuid.UUID | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:

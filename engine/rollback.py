@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from db.models import Task, TaskStep, utcnow
 from db.repositories.steps import get_step, steps_of_task
-from domain.vocabulary import EventType, StepStatus, TaskStatus
+from domain.vocabulary import EventType, Reversibility, StepStatus, TaskStatus
 from engine.journal import TaskTransaction
 from engine.step_context import RunContext, spec_of
 from subscriptions.wire import STEP_IN_EVENT
@@ -71,7 +71,9 @@ def plan_undo(
     chosen = sorted(
         (s for s in completed if s.position >= target.position), key=lambda s: -s.position
     )
-    blocked = [s for s in chosen if s.reversibility == "irreversible" or s.rollback is None]
+    blocked = [
+        s for s in chosen if s.reversibility == Reversibility.IRREVERSIBLE or s.rollback is None
+    ]
     if blocked:
         names = ", ".join(repr(s.name) for s in blocked)
         raise UndoRefusedError(

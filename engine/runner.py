@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from db.models import utcnow
 from db.repositories.steps import get_step, granted_approval_exists, steps_of_task
 from db.repositories.tasks import get_task
-from domain.vocabulary import ApprovalStatus, EventType, StepStatus, TaskStatus
+from domain.vocabulary import ApprovalStatus, EventType, LogLevel, StepStatus, TaskStatus
 from engine.approvals import cancel_everything, fail_pending_approvals
 from engine.executor import Executor, StepCancelledError, StepFailedError, StepOutcome
 from engine.step_context import RunContext, spec_of
@@ -132,7 +132,7 @@ class TaskRunner:
             tx.task.error = {"code": "STEP_FAILED", "message": message, "stepId": str(step_id)}
             tx.task.lease_owner = None
             await fail_pending_approvals(tx, message=message)
-            tx.log(message, level="error", step_id=step_id)
+            tx.log(message, level=LogLevel.ERROR, step_id=step_id)
             tx.emit(EventType.ERROR, step=STEP_IN_EVENT(step), message=message, error=tx.task.error)
             tx.set_status(TaskStatus.FAILED, message=message)
 

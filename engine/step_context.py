@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from db.models import TaskStep
 from db.repositories.steps import get_step
-from domain.vocabulary import CancelMode, EventType
+from domain.vocabulary import CancelMode, EventType, LogLevel
 from engine.executor import ApprovalDecision, StepCancelledError, StepFailedError, StepSpec
 from subscriptions.wire import STEP_IN_EVENT
 
@@ -79,7 +79,7 @@ class RunContext:
         self, message: str, *, level: str = "info", data: dict[str, Any] | None = None
     ) -> None:
         async with self._engine.transaction(self._task_id) as tx:
-            tx.log(message, level=level, step_id=self._step_id, data=data)
+            tx.log(message, level=LogLevel(level), step_id=self._step_id, data=data)
 
     async def set_artifact(self, key: str, value: Any) -> tuple[bool, Any]:
         async with self._engine.transaction(self._task_id) as tx:

@@ -21,6 +21,7 @@ from domain.vocabulary import (
     ApprovalStatus,
     CancelMode,
     EventType,
+    LogLevel,
     OnTimeout,
     StepStatus,
     TaskStatus,
@@ -48,7 +49,6 @@ LEASE_RANGE = (5, 300)
 WAIT_RANGE = (0, 30)
 CLAIM_POLL_SECONDS = 0.5
 MAX_LOG_CHARS = 4000
-LOG_LEVELS = ("debug", "info", "warning", "error")
 MAX_EXECUTORS = 20
 # Past 2^53 a JSON integer is not exact in most clients (JavaScript, jq).
 MAX_SEQUENCE = 2**53
@@ -379,14 +379,15 @@ async def step_log(
     level: Any,
     message: Any,
 ) -> Ack:
-    if level not in LOG_LEVELS:
-        raise ValidationFailedError(f"level must be one of {', '.join(LOG_LEVELS)}", field="level")
+    log_level = parse_word(LogLevel, level)
+    if log_level is None:
+        raise ValidationFailedError(f"level must be one of {', '.join(LogLevel)}", field="level")
     text = clean_text(message, field="message", max_chars=MAX_LOG_CHARS, required=True)
     assert text is not None
     async with write_under_lease(ctx, task_id, token, sequence) as write:
         await step_of_lease(write, step_id)
         if write.applied:
-            write.tx.log(text, level=str(level), step_id=step_id)
+            write.tx.log(text, level=log_level, step_id=step_id)
         return Ack(write.applied, sequence)
 
 
@@ -453,7 +454,7 @@ async def fail_step(
                 "stepId": str(step_id),
             }
             end_lease(tx)
-            tx.log(failure["message"], level="error", step_id=step_id)
+            tx.log(failure["message"], level=LogLevel.ERROR, step_id=step_id)
             tx.emit(
                 EventType.ERROR,
                 step=STEP_IN_EVENT(step),

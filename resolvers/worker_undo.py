@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from db.models import TaskStep
-from domain.vocabulary import StepStatus
+from domain.vocabulary import LogLevel, StepStatus
 from engine.leases import LeasedWrite, end_lease
 from engine.rollback import fail_undo, finish_undo, mark_rolled_back
 from resolvers.context import RequestContext
@@ -106,7 +106,7 @@ async def fail_undo_step(
                 f"step {step_id} is not in this undo",
                 hint="fail the undo naming the step whose rollback failed",
             )
-        write.tx.log(failure["message"], level="error", step_id=step_id, data=failure)
+        write.tx.log(failure["message"], level=LogLevel.ERROR, step_id=step_id, data=failure)
         fail_undo(write.tx, step_name=step.name)
         end_lease(write.tx)
         status = write.tx.task.status

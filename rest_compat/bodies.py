@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from domain.vocabulary import InputPolicy
 from resolvers.validation import MAX_KEY_CHARS, MAX_TASK_CHARS, PRIORITY_RANGE
 
 UUID_SCHEMA: dict[str, Any] = {"type": "string", "format": "uuid"}
@@ -60,7 +61,7 @@ class InputBody(Body):
         default=None,
         description="While an approval is pending: `queue` (default) keeps the input for "
         "after the decision; `reject_pending` rejects the approval and delivers it now.",
-        json_schema_extra={"enum": ["queue", "reject_pending"]},
+        json_schema_extra={"enum": [p.value for p in InputPolicy]},
     )
 
 
