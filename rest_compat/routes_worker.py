@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 from starlette.responses import Response
 
+from domain.vocabulary import LogLevel
 from resolvers import executors as executor_resolvers
 from resolvers import worker as worker_resolvers
 from resolvers import worker_undo
@@ -148,7 +149,7 @@ class LogBody(LeasedBody):
     level: str = Field(
         default="info",
         description="debug, info, warning or error.",
-        json_schema_extra={"enum": list(worker_resolvers.LOG_LEVELS)},
+        json_schema_extra={"enum": [level.value for level in LogLevel]},
     )
     message: str = Field(
         description="At most 4000 characters.",
