@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy.dialects import sqlite
+
+from db.models import Task
 from domain.vocabulary import (
     ApprovalStatus,
     EventPriority,
@@ -91,3 +95,13 @@ def test_event_priorities_follow_design_section_5() -> None:
     }
     assert low == {EventType.STEP_PROGRESS, EventType.QUEUE_UPDATE}
     assert EventPriority.of(EventType.STEP_START) is EventPriority.NORMAL
+
+
+def test_a_column_typed_with_a_vocabulary_refuses_a_misspelt_value_and_reads_members() -> None:
+    column_type = Task.__table__.c.status.type
+    dialect = sqlite.dialect()
+    assert column_type.process_bind_param(TaskStatus.RUNNING, dialect) == "running"
+    assert column_type.process_bind_param("awaiting_approval", dialect) == "awaiting_approval"
+    assert column_type.process_result_value("rolled_back", dialect) is TaskStatus.ROLLED_BACK
+    with pytest.raises(ValueError, match="runing"):
+        column_type.process_bind_param("runing", dialect)
