@@ -242,3 +242,33 @@ async def test_cancelling_the_driver_closes_the_send() -> None:
     with pytest.raises(asyncio.CancelledError):
         await finishing
     assert closed.is_set()
+
+
+def test_uvicorns_httptools_protocol_has_what_the_head_limits_override_and_call() -> None:
+    # server/http_protocol.py (request-head limits) subclasses it under the same uvicorn pin.
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    for method in (
+        "connection_made",
+        "connection_lost",
+        "data_received",
+        "on_message_begin",
+        "on_header",
+        "on_headers_complete",
+        "on_message_complete",
+        "handle_websocket_upgrade",
+        "send_400_response",
+        "_should_upgrade",
+        "_unset_keepalive_if_required",
+        "_unsupported_upgrade_warning",
+    ):
+        assert callable(getattr(HttpToolsProtocol, method, None)), method
+    config = Config(app=_asgi_app, http="httptools")
+    config.load()
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = HttpToolsProtocol(config, ServerState(), {}, _loop=loop)
+    finally:
+        loop.close()
+    for attribute in ("parser", "loop", "logger", "headers", "cycle"):
+        assert hasattr(protocol, attribute), attribute
