@@ -152,7 +152,9 @@ async def test_bad_input_gets_a_message_and_an_exit_code_and_submits_nothing(
     code, _, err = await run_cli("history", "--url", f"http://127.0.0.1:{free_port()}", token=token)
     assert code == 3 and "cannot reach" in err and "Traceback" not in err
     code, _, err = await run_cli("history", "--url", server.http_url, token="not-a-token")
-    assert code == 3 and "Traceback" not in err
+    assert code == 3 and "(UNAUTHENTICATED)" in err and "Traceback" not in err
+    code, _, err = await run_cli("history", "--url", "127.0.0.1:8000", token=token)
+    assert code == 2 and "url must start with http:// or https://" in err
 
 
 async def test_on_a_terminal_watch_draws_a_bar_per_step_and_prompts_there(
