@@ -12,6 +12,7 @@ from rest_compat.views import (
     ApprovalView,
     Id,
     StepView,
+    TaskJson,
     TaskStatusJson,
     Timestamp,
     View,
@@ -90,3 +91,25 @@ class InboxPage(View):
     next_cursor: str | None = Field(
         description="Pass as `after` for the next page; null at the end."
     )
+
+
+class BatchDecisionView(View):
+    """The result of one answer of a batch."""
+
+    approval_id: Id
+    task_id: Id
+    ok: bool = Field(description="Whether the answer was recorded.")
+    task: TaskJson | None = Field(description="The task after the answer, when ok.")
+    error: dict[str, str] | None = Field(description="`{code, message}` when not ok.")
+
+
+class BatchResultView(View):
+    """What a batch of answers did."""
+
+    batch_id: Id
+    atomic: bool
+    replayed: bool = Field(
+        description="True: the stored result of an earlier batch with the same "
+        "idempotencyKey; this call changed nothing."
+    )
+    results: list[BatchDecisionView]

@@ -135,6 +135,35 @@ class ApproveBody(Body):
     )
 
 
+class BatchDecisionBody(ApproveBody):
+    """One answer of a batch."""
+
+    task_id: str = Field(
+        description="The task of the approval request.",
+        json_schema_extra={"format": "uuid"},
+        examples=["3f2b8c1e-9d4a-4e6b-8f1a-2c3d4e5f6a7b"],
+    )
+
+
+class ApproveBatchBody(Body):
+    """Several answers, recorded together (docs/approvals.md, Batches)."""
+
+    decisions: list[BatchDecisionBody] = Field(
+        description="1 to 50 answers; each approval at most once.",
+        json_schema_extra={"minItems": 1, "maxItems": 50},
+    )
+    atomic: bool = Field(
+        default=True,
+        description="true: all or nothing, the first refusal is the error; false: one result "
+        "per answer.",
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        description="A repeat with the same key returns the first result and changes nothing.",
+        json_schema_extra={"maxLength": 255},
+    )
+
+
 class UndoBody(Body):
     """Which steps to roll back; the body may be omitted."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.support.clients import Api, GraphQLCallError, note, steps
@@ -130,3 +131,27 @@ async def test_a_repeated_batch_returns_the_first_result_and_changes_nothing(
     right = {"decisions": [answer(third)], "idempotencyKey": "retry-me"}
     fixed = (await alice.call("ApproveBatch", input=right))["approveBatch"]
     assert fixed["replayed"] is False and [r["ok"] for r in fixed["results"]] == [True]
+
+
+async def test_the_rest_batch_route_answers_partially_and_replays(alice: Api) -> None:
+    first, second = await gated_tasks(alice, 2)
+    await alice.call("Approve", input=answer(second))
+    body = {
+        "decisions": [answer(first), answer(second)],
+        "atomic": False,
+        "idempotencyKey": "rest-batch-1",
+    }
+    async with httpx.AsyncClient(
+        base_url=alice.server.http_url, headers={"Authorization": f"Bearer {alice.token}"}
+    ) as client:
+        once = await client.post("/api/agent/approvals/batch", json=body)
+        again = await client.post("/api/agent/approvals/batch", json=body)
+        empty = await client.post("/api/agent/approvals/batch", json={"decisions": []})
+    assert once.status_code == 200, once.text
+    data = once.json()["data"]
+    assert [r["ok"] for r in data["results"]] == [True, False]
+    assert data["results"][0]["task"]["id"] == first["id"]
+    assert data["results"][1]["error"]["code"] == "CONFLICT"
+    assert again.json()["data"]["replayed"] is True
+    assert again.json()["data"]["batchId"] == data["batchId"]
+    assert empty.status_code == 422

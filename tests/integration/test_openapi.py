@@ -61,6 +61,7 @@ async def test_every_route_is_documented_and_every_documented_route_exists(
         ("post", "/api/agent"),
         ("get", "/api/agent/history"),
         ("get", "/api/agent/approvals"),
+        ("post", "/api/agent/approvals/batch"),
         ("get", "/api/agent/{taskId}"),
         ("delete", "/api/agent/{taskId}"),
         ("post", "/api/agent/{taskId}/approve"),
