@@ -11,7 +11,7 @@ from starlette.responses import Response
 from domain.vocabulary import LogLevel
 from resolvers import executors as executor_resolvers
 from resolvers import worker as worker_resolvers
-from resolvers import worker_undo
+from resolvers import worker_artifacts, worker_undo
 from resolvers.validation import parse_id
 from rest_compat.bodies import Body, text_schema
 from rest_compat.envelope import success
@@ -203,6 +203,12 @@ class ApprovalRequestBody(LeasedBody):
     )
 
 
+class ArtifactBody(LeasedBody):
+    key: str = Field(description="1 to 200 characters.")
+    value: Any = Field(default=None, description="Any JSON, at most 64 KiB.")
+    remove: bool = Field(default=False, description="Remove the artifact instead.")
+
+
 class CompleteTaskBody(LeasedBody):
     result: Any = None
 
@@ -278,6 +284,10 @@ class AckData(View):
     steps: list[dict[str, Any]] | None = None
     approval: dict[str, Any] | None = None
     status: str | None = Field(default=None, description="For release: the task's status now.")
+    artifact: dict[str, Any] | None = Field(
+        default=None,
+        description="For artifacts: `{key, existed, previous}` (a retry: `{key, value}`).",
+    )
 
 
 def ack(result: worker_resolvers.Ack) -> Response:
@@ -420,6 +430,15 @@ async def approvals(call: Call) -> Response:
             on_timeout=body.on_timeout,
             dedupe_key=body.dedupe_key,
             **_lease(call),
+        )
+    )
+
+
+async def write_artifact(call: Call) -> Response:
+    body: ArtifactBody = call.body
+    return ack(
+        await worker_artifacts.write_artifact(
+            call.ctx, key=body.key, value=body.value, remove=body.remove, **_lease(call)
         )
     )
 
@@ -600,6 +619,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "on a step (`approval_request`); the decision comes in heartbeat signals.",
         approvals,
         ApprovalRequestBody,
+    ),
+    _task_op(
+        "artifacts",
+        "writeArtifact",
+        "Store an artifact",
+        "Stores `value` as the task's artifact `key` (or removes it with `remove: true`); "
+        "answers whether it existed and its previous value, for the step's rollback.",
+        write_artifact,
+        ArtifactBody,
     ),
     _task_op(
         "release",

@@ -15,7 +15,7 @@ from resolvers import inputs as input_resolvers
 from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
 from resolvers import worker as worker_resolvers
-from resolvers import worker_undo
+from resolvers import worker_artifacts, worker_undo
 from resolvers.errors import ValidationFailedError
 from resolvers.validation import parse_id
 from schema.batch import ApproveBatchResult
@@ -23,6 +23,7 @@ from schema.context import Info
 from schema.scoped_access import CREATE_TASK_TOKEN
 from schema.types import Task
 from schema.worker import (
+    ArtifactWriteInput,
     ClaimInput,
     Executor,
     HeartbeatInput,
@@ -335,6 +336,15 @@ class Mutation:
     async def complete_undo(self, info: Info, input: LeasedInput) -> WorkerAck:
         ctx = info.context.resolver_context()
         return ack_of(await worker_undo.complete_undo(ctx, **_lease(input)))
+
+    @strawberry.mutation(description="Worker: store (or remove) an artifact on the task.")
+    async def write_artifact(self, info: Info, input: ArtifactWriteInput) -> WorkerAck:
+        ctx = info.context.resolver_context()
+        return ack_of(
+            await worker_artifacts.write_artifact(
+                ctx, key=input.key, value=input.value, remove=input.remove, **_lease(input)
+            )
+        )
 
     @strawberry.mutation(description="Worker: every step is finished; the task completes.")
     async def complete_leased_task(self, info: Info, input: TaskWriteInput) -> WorkerAck:

@@ -113,6 +113,9 @@ class WorkerAck:
     status: str | None = strawberry.field(
         default=None, description="For release: the task's status now."
     )
+    artifact: JSON | None = strawberry.field(
+        default=None, description="For writeArtifact: `{key, existed, previous}`."
+    )
 
 
 @strawberry.input(description="A write under a lease.")
@@ -144,6 +147,13 @@ class TaskWriteInput(LeasedInput):
     dedupe_key: str | None = strawberry.field(default=None, description="For approvals.")
     result: JSON | None = strawberry.field(default=None, description="For complete.")
     error: JSON | None = strawberry.field(default=None, description="For fail: {code, message}.")
+
+
+@strawberry.input(description="Store (or remove) an artifact on the task.")
+class ArtifactWriteInput(LeasedInput):
+    key: str = strawberry.field(description="1 to 200 characters.")
+    value: JSON | None = strawberry.field(default=None, description="Any JSON, at most 64 KiB.")
+    remove: bool = strawberry.field(default=False, description="Remove it instead.")
 
 
 def ack_of(ack: Ack) -> WorkerAck:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from auth.tokens import issue_token
 from db.migrate import upgrade_to_head
 from schema.build import build_schema
-from server import cli_client, cli_security
+from server import cli_client, cli_security, cli_worker
 from server.app import create_app, token_config
 from server.logs import configure_logging
 from server.serving import uvicorn_config
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(handler=cmd_token)
     cli_security.add_commands(commands)
+    cli_worker.add_commands(commands)
     cli_client.add_commands(commands)
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.add_argument("--write", metavar="PATH", help="write it to PATH instead")

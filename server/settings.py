@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_JWT_SECRET_BYTES = 32
@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     run_engine: bool = True
     # A task whose lease lapsed this many times (crashed or partitioned runners) fails.
     worker_max_attempts: int = Field(default=3, ge=1, le=100)
+    # The `worker`-scope API key `agentwire worker` authenticates with (docs/workers.md).
+    worker_key: SecretStr | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -79,6 +79,7 @@ async def test_every_route_is_documented_and_every_documented_route_exists(
         ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/fail"),
         ("post", "/api/worker/tasks/{taskId}/plan"),
         ("post", "/api/worker/tasks/{taskId}/release"),
+        ("post", "/api/worker/tasks/{taskId}/artifacts"),
         ("post", "/api/worker/tasks/{taskId}/undo/complete"),
         ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/rolled-back"),
         ("post", "/api/worker/tasks/{taskId}/steps/{stepId}/rollback-failed"),

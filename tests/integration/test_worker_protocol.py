@@ -321,3 +321,40 @@ async def test_a_task_that_fails_cancels_its_pending_approvals(server: LiveServe
         )
     assert refused.value.code == "CONFLICT"
     assert (await api.get(task["id"]))["status"] == "FAILED"  # type: ignore[index]
+
+
+async def test_artifact_writes_answer_the_previous_value_and_refuse_bad_input(
+    server: LiveServer,
+) -> None:
+    worker, api, name = await setup(server)
+    task = await api.submit("organise", context={"executor": name, "steps": [move("a")]})
+    await worker.claim(name)
+    # when
+    first = await worker.write("/artifacts", key="colour", value="green")
+    second = await worker.write("/artifacts", key="colour", value="blue")
+    retried = await worker.write("/artifacts", sequence=worker.sequence, key="colour", value="x")
+    empty_key = await worker.write("/artifacts", key="", value=1)
+    too_big = await worker.write("/artifacts", key="big", value="x" * 70_000)
+    both = await worker.write("/artifacts", key="colour", value=1, remove=True)
+    # then
+    assert first.json()["data"]["artifact"] == {"key": "colour", "existed": False, "previous": None}
+    assert second.json()["data"]["artifact"] == {
+        "key": "colour",
+        "existed": True,
+        "previous": "green",
+    }
+    assert retried.json()["data"]["applied"] is False
+    assert retried.json()["data"]["artifact"] == {"key": "colour", "value": "blue"}
+    assert_error(empty_key, 422, "VALIDATION", "validation_error", field="key")
+    assert_error(too_big, 422, "VALIDATION", "validation_error", field="value")
+    assert_error(both, 422, "VALIDATION", "validation_error", field="value")
+    rows = await rows_of(server, Task, id=uuid.UUID(task["id"]))
+    assert rows[0].artifacts == {"colour": "blue"}
+    removed = await worker.write("/artifacts", key="colour", remove=True)
+    assert removed.json()["data"]["artifact"]["previous"] == "blue"
+    stale = worker.token
+    worker.token = "not-the-token"
+    refused = await worker.write("/artifacts", key="colour", value="red")
+    assert_error(refused, 409, "LEASE_LOST", "client_error")
+    worker.token = stale
+    assert (await rows_of(server, Task, id=uuid.UUID(task["id"])))[0].artifacts == {}

@@ -151,6 +151,19 @@ class StepContext:
             self._lease, f"/steps/{self.step['id']}/log", {"level": level, "message": message}
         )
 
+    async def set_artifact(self, key: str, value: Any) -> tuple[bool, Any]:
+        """Store `value` as the task's artifact `key`; returns whether it existed and its
+        previous value (what a rollback needs to put it back). Should the answer be lost and
+        the write retried, the retry says only what is there now: (True, value)."""
+        answer = await self._worker._write(self._lease, "/artifacts", {"key": key, "value": value})
+        artifact = answer["artifact"]
+        if not answer["applied"]:
+            return True, artifact.get("value")
+        return bool(artifact["existed"]), artifact["previous"]
+
+    async def remove_artifact(self, key: str) -> None:
+        await self._worker._write(self._lease, "/artifacts", {"key": key, "remove": True})
+
     async def request_approval(
         self, prompt: str, parameters: dict[str, Any] | None = None, *, key: str | None = None
     ) -> Decision:
@@ -204,6 +217,8 @@ class Worker:
             transport=transport,
         )
         self._stopping = False
+        self._running: asyncio.Task[None] | None = None
+        self._releasing = False
 
     # declaring
 
@@ -252,8 +267,14 @@ class Worker:
                 done += 1
         return done
 
-    def stop(self) -> None:
+    def stop(self, *, release: bool = False) -> None:
+        """Claim nothing more. With `release`, also interrupt the task being run and give
+        it back to the queue (its running step starts again elsewhere; no attempt is used
+        up); without, finish it first."""
         self._stopping = True
+        if release and self._running is not None:
+            self._releasing = True
+            self._running.cancel()
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -279,17 +300,28 @@ class Worker:
             approvals=list(claim.get("approvals") or []),
         )
         beating = asyncio.create_task(self._heartbeats(lease))
+        if claim.get("undo") is not None:
+            work = self._run_undo(lease, claim["steps"], list(claim["undo"]))
+        else:
+            work = self._run_task(lease, claim["steps"])
+        self._running = asyncio.create_task(work)
         try:
-            if claim.get("undo") is not None:
-                await self._run_undo(lease, claim["steps"], list(claim["undo"]))
-            else:
-                await self._run_task(lease, claim["steps"])
+            await self._running
+        except asyncio.CancelledError:
+            if not self._releasing:
+                raise
+            if not lease.lost:
+                with contextlib.suppress(httpx.HTTPError, ProtocolError, LeaseLostError):
+                    await self._write(lease, "/release", {})
+            logger.info("stopped: gave task %s back to the queue", lease.task_id)
+            return False
         except _ReleasedError:
             logger.info("released task %s until its approval is decided", lease.task_id)
             return False
         except LeaseLostError:
             logger.warning("lost the lease on task %s; leaving it", lease.task_id)
         finally:
+            self._running = None
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating

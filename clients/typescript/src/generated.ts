@@ -28,6 +28,15 @@ export interface ApproveInput {
   modifiedParameters?: JsonValue | null;
 }
 
+export interface ArtifactWriteInput {
+  taskId: string;
+  leaseToken: string;
+  sequence: number;
+  key: string;
+  value?: JsonValue | null;
+  remove?: boolean;
+}
+
 export type CancelMode = 'IMMEDIATE' | 'AFTER_STEP';
 
 export interface ClaimInput {
