@@ -100,6 +100,7 @@ async def test_a_retried_write_is_applied_once_and_a_stale_token_changes_nothing
         "steps": None,
         "approval": None,
         "status": None,
+        "artifact": None,
     }
     real_token = worker.token
     worker.token = "not-the-token"
