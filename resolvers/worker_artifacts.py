@@ -9,7 +9,7 @@ from typing import Any
 
 from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
-from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object
+from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object, clean_text
 from resolvers.worker import Ack, write_under_lease
 
 MAX_KEY_CHARS = 200
@@ -17,10 +17,10 @@ MAX_ARTIFACTS = 100
 
 
 def _key(value: Any) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_KEY_CHARS or not value.strip():
-        raise ValidationFailedError(
-            f"key must be a non-empty string of at most {MAX_KEY_CHARS} characters", field="key"
-        )
+    # The text rules of every other field (no control characters, not blank, a length);
+    # the key is kept as written, as the in-process `note` keeps it.
+    clean_text(value, field="key", max_chars=MAX_KEY_CHARS, required=True)
+    assert isinstance(value, str)
     return value
 
 

@@ -204,7 +204,10 @@ class ApprovalRequestBody(LeasedBody):
 
 
 class ArtifactBody(LeasedBody):
-    key: str = Field(description="1 to 200 characters.")
+    key: str = Field(
+        description="1 to 200 characters.",
+        json_schema_extra=text_schema(worker_artifacts.MAX_KEY_CHARS, required=True),
+    )
     value: Any = Field(default=None, description="Any JSON, at most 64 KiB.")
     remove: bool = Field(default=False, description="Remove the artifact instead.")
 
