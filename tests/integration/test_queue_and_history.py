@@ -109,12 +109,15 @@ async def test_queue_respects_limits_priority_and_reports_position(make_server: 
 async def test_per_user_limit_does_not_hold_back_other_users(make_server: Any) -> None:
     async with make_server(max_running=3, max_running_per_user=1) as server:
         greedy, other = Api(server, server.token("greedy")), Api(server, server.token("other"))
-        first = await greedy.submit("g1", context=steps(wait(1500)))
+        # g1 runs far longer than o1 needs, even on a loaded machine; it is cancelled after.
+        first = await greedy.submit("g1", context=steps(wait(30_000)))
         second = await greedy.submit("g2", context=steps(wait(100)))
         await greedy.wait_status(first["id"], "RUNNING")
         theirs = await other.submit("o1", context=steps(note("a", 1)))
         await other.wait_status(theirs["id"], "COMPLETED")
+        assert (await greedy.get(first["id"]))["status"] == "RUNNING"
         assert (await greedy.get(second["id"]))["status"] == "PENDING"
+        await greedy.call("CancelTask", taskId=first["id"])
         await greedy.wait_status(second["id"], "COMPLETED")
 
 
