@@ -498,6 +498,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "AGENTWIRE_LOG_LEVEL": "WARNING",
         "AGENTWIRE_DB_POOL_SIZE": "20",
         "AGENTWIRE_BENCH_COUNT_STATEMENTS": "1",
+        # The events scenario holds one socket per task, all of the bench user.
+        "AGENTWIRE_WS_MAX_CONNECTIONS_PER_USER": "10000",
         # --metrics off: the same run without recording request metrics, to price them.
         "AGENTWIRE_METRICS_ENABLED": "true" if args.metrics == "on" else "false",
         **{
