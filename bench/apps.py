@@ -31,7 +31,10 @@ from subscriptions.envelope import EventType
 
 
 def baseline() -> Starlette:
-    engine = create_async_engine(os.environ["AGENTWIRE_DATABASE_URL"], pool_size=20)
+    size = int(os.environ.get("AGENTWIRE_DB_POOL_SIZE", "10"))
+    engine = create_async_engine(
+        os.environ["AGENTWIRE_DATABASE_URL"], pool_size=size, max_overflow=size
+    )
     tasks = Task.__table__
 
     async def row(request: Request) -> Response:

@@ -496,7 +496,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "AGENTWIRE_JWT_SECRET": SECRET,
         "AGENTWIRE_RUN_ENGINE": "false",
         "AGENTWIRE_LOG_LEVEL": "WARNING",
-        "AGENTWIRE_DB_POOL_SIZE": "20",
+        # PostgreSQL here allows 100 connections, shared with whatever else runs: up to
+        # five bench servers at once must stay well inside that (pool + as many overflow).
+        "AGENTWIRE_DB_POOL_SIZE": str(args.pool_size),
         "AGENTWIRE_BENCH_COUNT_STATEMENTS": "1",
         # The events scenario holds one socket per task, all of the bench user.
         "AGENTWIRE_WS_MAX_CONNECTIONS_PER_USER": "10000",
@@ -621,6 +623,7 @@ def main() -> None:
         help="only the scenarios whose name has this (a request kind, approve, redis, "
         "events, drain)",
     )
+    parser.add_argument("--pool-size", type=int, default=4, help="DB pool per server process")
     parser.add_argument("--event-tasks", type=int, default=100)
     parser.add_argument("--events-per-task", type=int, default=10)
     parser.add_argument("--drain-seconds", type=float, default=10)
