@@ -30,6 +30,7 @@ from engine.journal import TaskTransaction, task_transaction
 from engine.queue_updates import QueueUpdates
 from engine.runner import TaskRunner
 from engine.scheduler import (
+    CANDIDATE_WINDOW,
     Limits,
     claim_tasks,
     estimated_wait_seconds,
@@ -345,22 +346,35 @@ class Engine:
             position, average_run_seconds=self.average_run_seconds, slots=self.limits.max_running
         )
 
-    async def estimated_waits(self, *, fresh: bool = False) -> dict[uuid.UUID, float]:
+    async def estimated_waits(
+        self, *, fresh: bool = False, session: AsyncSession | None = None
+    ) -> dict[uuid.UUID, float]:
         """Seconds to start of each pending task (engine/estimates.py), shared by every
-        reader for ESTIMATE_TTL_SECONDS so a page of tasks costs one replay."""
+        reader for ESTIMATE_TTL_SECONDS so a page of tasks costs one replay. A caller that
+        holds a session passes it: opening a second one while holding the first would
+        deadlock the pool once as many readers as it has connections do the same."""
         now = asyncio.get_running_loop().time()
         if fresh or self._estimates is None or now - self._estimates[0] > ESTIMATE_TTL_SECONDS:
-            async with self.sessions() as session:
+            if session is not None:
                 waits = await queue_estimates(
                     session, limits=self.limits, average_seconds=self.average_run_seconds
                 )
+            else:
+                async with self.sessions() as own:
+                    waits = await queue_estimates(
+                        own, limits=self.limits, average_seconds=self.average_run_seconds
+                    )
             self._estimates = (now, waits)
         return self._estimates[1]
 
-    async def estimated_wait_of(self, task_id: uuid.UUID, position: int) -> float:
-        waits = await self.estimated_waits()
-        if task_id not in waits:
-            waits = await self.estimated_waits(fresh=True)
+    async def estimated_wait_of(
+        self, task_id: uuid.UUID, position: int, *, session: AsyncSession | None = None
+    ) -> float:
+        waits = await self.estimated_waits(session=session)
+        if task_id not in waits and position <= CANDIDATE_WINDOW:
+            # Queued since the last replay; beyond the window the rough rule answers,
+            # rather than a replay per read.
+            waits = await self.estimated_waits(fresh=True, session=session)
         return waits.get(task_id, self.estimated_wait(position))
 
     async def publish_queue_updates(self) -> None:

@@ -24,10 +24,17 @@ class QueueInfo:
 NOT_QUEUED = QueueInfo(position=None, estimated_wait_seconds=None)
 
 
-async def queue_info_at(ctx: RequestContext, task_id: uuid.UUID, position: int | None) -> QueueInfo:
+async def queue_info_at(
+    ctx: RequestContext,
+    task_id: uuid.UUID,
+    position: int | None,
+    *,
+    session: AsyncSession | None = None,
+) -> QueueInfo:
+    """`session`: the one the caller holds, if any (no second checkout while holding it)."""
     if position is None:
         return NOT_QUEUED
-    wait = await ctx.engine.estimated_wait_of(task_id, position)
+    wait = await ctx.engine.estimated_wait_of(task_id, position, session=session)
     return QueueInfo(position=position, estimated_wait_seconds=wait)
 
 
@@ -37,7 +44,7 @@ async def queue_infos(
     """Queue facts of every task in `tasks`, from one query (none when nothing is pending)."""
     pending = [t.id for t in tasks if t.status == TaskStatus.PENDING]
     positions = await task_queries.queue_positions(session, pending) if pending else {}
-    return [await queue_info_at(ctx, t.id, positions.get(t.id)) for t in tasks]
+    return [await queue_info_at(ctx, t.id, positions.get(t.id), session=session) for t in tasks]
 
 
 async def queue_info(ctx: RequestContext, task: Task) -> QueueInfo:

@@ -6,6 +6,7 @@ request runs; the server runs no engine, so nothing else issues statements meanw
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -176,3 +177,24 @@ async def test_a_task_read_shares_one_session_between_its_loaders(make_server: A
             event.remove(engine.sync_engine, "checkout", checked_out)
         # the task's own read, then one session for steps, approvals and queue position
         assert len(checkouts) == 2
+
+
+async def test_concurrent_rest_reads_of_a_pending_task_do_not_deadlock_the_pool(
+    make_server: Any,
+) -> None:
+    # given a pool of two connections (one + one overflow) and a task in the queue
+    async with (
+        make_server(run_engine=False, db_pool_size=1) as server,
+        client_for(server, "queued-reader") as reader,
+    ):
+        task = await graphql(reader, SUBMIT, input={"task": "queued", "context": plan(2)})
+        await settled(server)
+        assert server.app is not None
+        server.app.state.agentwire.services.engine._estimates = None  # a reader replays
+        # when more readers than connections read it at once (each needs the wait estimate)
+        path = f"/api/agent/{task['submitTask']['id']}"
+        async with asyncio.timeout(20):
+            replies = await asyncio.gather(*(reader.get(path) for _ in range(6)))
+        # then every one is answered: no reader holds a connection while waiting for another
+        assert [r.status_code for r in replies] == [200] * 6
+        assert all(r.json()["data"]["task"]["queuePosition"] == 1 for r in replies)
