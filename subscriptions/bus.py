@@ -71,6 +71,11 @@ class Inbox:
 
 class EventBus(Protocol):
     @property
+    def sequencer(self) -> Sequencer | None:
+        """What numbers this bus's committed events before they go out (PostgreSQL)."""
+        ...
+
+    @property
     def degraded(self) -> bool:
         """True while notifications may be missed (Redis is down): readers poll the database."""
         ...
@@ -93,6 +98,10 @@ class InProcessBus:
         self._subscribers: dict[str, set[Inbox]] = {}
         # Gives committed events their cursor before they go out (PostgreSQL only).
         self._sequencer = sequencer
+
+    @property
+    def sequencer(self) -> Sequencer | None:
+        return self._sequencer
 
     @property
     def degraded(self) -> bool:
@@ -120,8 +129,12 @@ class InProcessBus:
         self._subscribers.clear()
 
     async def publish(self, events: list[Event]) -> None:
-        if self._sequencer is not None:
-            events = await self._sequencer.stamp(events)
+        if self._sequencer is not None and self._sequencer.needs_positions(events):
+            self._sequencer.submit(events, self._deliver)
+            return
+        await self._deliver(events)
+
+    async def _deliver(self, events: list[Event]) -> None:
         # Every stored event is published once, by the instance that wrote it, through
         # the in-process bus (the Redis bus delegates to it): counting here counts it once.
         for event in events:

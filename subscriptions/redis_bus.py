@@ -98,6 +98,11 @@ class RedisBus:
         self._publish_failures = 0
 
     @property
+    def sequencer(self) -> Sequencer | None:
+        """What numbers this bus's committed events before they go out (PostgreSQL)."""
+        return self._sequencer
+
+    @property
     def degraded(self) -> bool:
         return not self._connected.is_set()
 
@@ -127,8 +132,12 @@ class RedisBus:
         await self._local.stop()
 
     async def publish(self, events: list[Event]) -> None:
-        if self._sequencer is not None:
-            events = await self._sequencer.stamp(events)
+        if self._sequencer is not None and self._sequencer.needs_positions(events):
+            self._sequencer.submit(events, self._deliver)
+            return
+        await self._deliver(events)
+
+    async def _deliver(self, events: list[Event]) -> None:
         await self._local.publish(events)
         if self.degraded:
             # Redis is unreachable: do not make the engine wait on a connect timeout per

@@ -1,11 +1,12 @@
 """Global positions for committed events, handed out after commit (db/event_log.py).
 
 Every event a writer publishes without a `cursor` (PostgreSQL: positions are not taken
-inside the writer's transaction) waits here for a numbering pass, then goes out with its
-cursor. Writers that commit while a pass runs share the next one, so a burst of commits
-costs a few passes rather than one per commit, and no writer ever waits for another
-writer's transaction. A pass also numbers events whose writer died between its commit
-and its pass, and publishes them; a quiet sweep looks for such events once a second.
+inside the writer's transaction) is queued here for a numbering pass, then goes out with
+its cursor; the writer does not wait for it. Writers that commit while a pass runs share
+the next one, so a burst of commits costs a few passes rather than one per commit, and no
+writer ever waits for another writer's transaction. A pass also numbers events whose
+writer died between its commit and its pass, and publishes them; a quiet sweep looks for
+such events once a second.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from subscriptions.feeds import event_from_row
 logger = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 1.0
+# At shutdown, how long the events already committed may take to go out.
+STOP_FLUSH_SECONDS = 2.0
 _NOT_STORED = (EventType.SNAPSHOT, EventType.LAGGED, EventType.QUEUE_UPDATE)
 
 Publish = Callable[[list[Event]], Awaitable[None]]
@@ -52,47 +55,50 @@ class Sequencer:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._waiting: list[tuple[list[EventKey], asyncio.Future[dict[EventKey, int]]]] = []
+        self._waiting: list[tuple[list[Event], Publish]] = []
         self._runner: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._publish: Publish | None = None
         self._last_pass = 0.0
         self.passes = 0
 
-    async def stamp(self, events: list[Event]) -> list[Event]:
-        """`events` with the cursor of each stored one; waits for the next pass."""
-        keys = [_key(event) for event in events if needs_position(event)]
-        if not keys:
-            return events
-        future: asyncio.Future[dict[EventKey, int]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((keys, future))
+    def needs_positions(self, events: list[Event]) -> bool:
+        return any(needs_position(event) for event in events)
+
+    def submit(self, events: list[Event], deliver: Publish) -> None:
+        """Queue committed events for the next pass; `deliver` then gets them with their
+        cursors, batches in the order they were submitted (so one task's events stay in
+        order). The writer does not wait: its commit is done, and delivery is a
+        notification (the database log is the truth)."""
+        self._waiting.append((events, deliver))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="agentwire-sequencer")
-        try:
-            # Shielded: a cancelled writer must not cancel the pass its neighbours share.
-            positions = await asyncio.shield(future)
-        except Exception:
-            logger.exception("numbering committed events failed; the sweep retries")
-            return events
-        return [
-            replace(event, cursor=positions.get(_key(event))) if needs_position(event) else event
-            for event in events
-        ]
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is numbered and delivered."""
+        while self._runner is not None and not self._runner.done():
+            await asyncio.shield(self._runner)
 
     async def _run(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
-            wanted = [key for keys, _ in batch for key in keys]
+            wanted = [_key(e) for events, _ in batch for e in events if needs_position(e)]
             try:
                 positions = await self._pass(wanted)
-            except Exception as error:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(positions)
+            except Exception:
+                # Delivered without cursors: subscribers read the log back on their own;
+                # the sweep numbers and publishes these events once the database answers.
+                logger.exception("numbering committed events failed; the sweep retries")
+                positions = {}
+            for events, deliver in batch:
+                stamped = [
+                    replace(e, cursor=positions.get(_key(e))) if needs_position(e) else e
+                    for e in events
+                ]
+                try:
+                    await deliver(stamped)
+                except Exception:
+                    logger.exception("delivering numbered events failed")
 
     async def _pass(self, wanted: list[EventKey]) -> dict[EventKey, int]:
         """One numbering transaction; publishes what it numbered that nobody here asked for."""
@@ -124,6 +130,8 @@ class Sequencer:
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="agentwire-event-sweep")
 
     async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), STOP_FLUSH_SECONDS)
         for task in (self._sweeper, self._runner):
             if task is not None and not task.done():
                 task.cancel()

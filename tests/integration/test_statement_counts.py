@@ -69,11 +69,15 @@ async def statements_for(
 
 
 async def settled(server: LiveServer) -> None:
-    """Wait for the queue-update pass the last submits started (engine/queue_updates.py),
+    """Wait for the numbering of the last submits' events and the queue-update pass they
+    started (subscriptions/sequencer.py, engine/queue_updates.py),
     then refresh the shared wait estimates, so the counted read finds them cached
     (ESTIMATE_TTL_SECONDS) as the warm-up did."""
     assert server.app is not None
     engine = server.app.state.agentwire.services.engine
+    sequencer = server.app.state.agentwire.services.bus.sequencer
+    if sequencer is not None:
+        await sequencer.flush()  # the submits' events, numbered after commit
     await engine.queue_updates.flush()
     await engine.estimated_waits(fresh=True)
 
