@@ -1,7 +1,7 @@
 """`agentwire worker` (issue 12): the built-in executor as a separate process, against an
 API-only server (`run_engine=False`), over the worker REST protocol. Its tasks produce the
-events the embedded engine produces for the same plan; SIGTERM gives the task in hand back
-to the queue and a second worker finishes it."""
+events the embedded engine produces for the same plan, as a live GraphQL subscriber sees
+them; SIGTERM gives the task in hand back to the queue and a second worker finishes it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from db.models import Task
 from tests.support.attacker import api_key, rows_of
-from tests.support.clients import Api
+from tests.support.clients import Api, collect
 from tests.support.live import LiveServer
 from tests.support.worker_rest import event_types
 
@@ -51,14 +51,33 @@ async def start_worker(server: LiveServer, key: str, *extra: str) -> asyncio.sub
     )
 
 
-async def run_plan(api: Api, plan: list[dict[str, Any]]) -> dict[str, Any]:
+async def run_plan(api: Api, plan: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Run the plan, approving its approval, while a GraphQL subscriber watches live;
+    returns the finished task and the event types the subscriber saw."""
     task = await api.submit("built-in plan", context={"steps": plan})
-    waiting = await api.wait_status(task["id"], "AWAITING_APPROVAL", timeout=30)
-    await api.call(
-        "Approve",
-        input={"taskId": task["id"], "approvalId": waiting["approvals"][0]["id"], "approved": True},
-    )
-    return await api.wait_status(task["id"], "COMPLETED", timeout=30)
+    async with api.websocket() as ws:
+        watching = asyncio.create_task(
+            collect(
+                ws,
+                "TaskUpdates",
+                taskId=task["id"],
+                after=0,
+                until=lambda e: e["type"] == "COMPLETED",
+                timeout=60,
+            )
+        )
+        waiting = await api.wait_status(task["id"], "AWAITING_APPROVAL", timeout=30)
+        await api.call(
+            "Approve",
+            input={
+                "taskId": task["id"],
+                "approvalId": waiting["approvals"][0]["id"],
+                "approved": True,
+            },
+        )
+        done = await api.wait_status(task["id"], "COMPLETED", timeout=30)
+        watched = await asyncio.wait_for(watching, 30)
+    return done, [e["type"].lower() for e in watched if e["seq"] is not None]
 
 
 async def test_the_worker_command_runs_built_in_tasks_as_the_embedded_engine_does(
@@ -66,7 +85,7 @@ async def test_the_worker_command_runs_built_in_tasks_as_the_embedded_engine_doe
 ) -> None:
     # given the same plan run by the embedded engine
     embedded_api = Api(server, server.token(f"embedded-{uuid.uuid4().hex[:6]}"))
-    embedded = await run_plan(embedded_api, PLAN)
+    embedded, _ = await run_plan(embedded_api, PLAN)
     async with make_server(run_engine=False) as api_only:
         owner = f"ops-{uuid.uuid4().hex[:6]}"
         key = await api_key(api_only, owner, ["worker"])
@@ -74,7 +93,7 @@ async def test_the_worker_command_runs_built_in_tasks_as_the_embedded_engine_doe
         try:
             api = Api(api_only, api_only.token(f"user-{uuid.uuid4().hex[:6]}"))
             # when
-            remote = await run_plan(api, PLAN)
+            remote, watched = await run_plan(api, PLAN)
             failing = await api.submit(
                 "fails", context={"steps": [{"action": "fail", "params": {"message": "boom"}}]}
             )
@@ -88,6 +107,7 @@ async def test_the_worker_command_runs_built_in_tasks_as_the_embedded_engine_doe
             remote_types = [t for _, t in await event_types(api_only, remote["id"])]
             embedded_types = [t for _, t in await event_types(server, embedded["id"])]
             assert remote_types == embedded_types
+            assert watched == remote_types  # what the live subscriber saw, in order
             assert failed["error"]["message"] == "boom"
             assert [s["status"] for s in failed["steps"]] == ["FAILED"]
             rows = await rows_of(api_only, Task, id=uuid.UUID(remote["id"]))

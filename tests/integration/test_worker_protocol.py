@@ -9,6 +9,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -359,3 +360,65 @@ async def test_artifact_writes_answer_the_previous_value_and_refuse_bad_input(
     assert_error(refused, 409, "LEASE_LOST", "client_error")
     worker.token = stale
     assert (await rows_of(server, Task, id=uuid.UUID(task["id"])))[0].artifacts == {}
+
+
+async def test_every_worker_write_refuses_unknown_tasks_foreign_steps_and_stale_leases(
+    server: LiveServer,
+) -> None:
+    # given a claimed task, and a step of another task
+    worker, api, name = await setup(server)
+    task = await api.submit("organise", context={"executor": name, "steps": [move("a")]})
+    other = await api.submit("other", context={"executor": name, "steps": [move("z")]})
+    not_mine = (await api.get(other["id"]))["steps"][0]["id"]  # type: ignore[index]
+    lease = await worker.claim(name)
+    assert lease is not None and lease["task"]["id"] == task["id"]  # the older one first
+    mine, step = task["id"], lease["steps"][0]["id"]
+    await worker.write(f"/steps/{step}/start")
+    before = await event_types(server, mine)
+    writes: list[tuple[str, dict[str, Any]]] = [
+        (f"/steps/{step}/start", {}),
+        (f"/steps/{step}/progress", {"progress": 0.5}),
+        (f"/steps/{step}/log", {"level": "info", "message": "x"}),
+        (f"/steps/{step}/complete", {"result": 1}),
+        (f"/steps/{step}/fail", {"error": {"code": "X", "message": "x"}}),
+        (f"/steps/{step}/rolled-back", {}),
+        (f"/steps/{step}/rollback-failed", {"error": {"code": "X", "message": "x"}}),
+        ("/plan", {"steps": [move("b")]}),
+        ("/approvals", {"stepId": step, "prompt": "ok?"}),
+        ("/artifacts", {"key": "k", "value": 1}),
+        ("/release", {}),
+        ("/undo/complete", {}),
+        ("/complete", {}),
+        ("/fail", {"error": {"code": "X", "message": "x"}}),
+    ]
+    # when / then: a stale token is LEASE_LOST on every route, and nothing changes
+    real = worker.token
+    worker.token = "stale-token"
+    for path, body in writes:
+        assert_error(await worker.write(path, **body), 409, "LEASE_LOST", "client_error")
+    beat = await worker.post(f"/tasks/{mine}/heartbeat", {"leaseToken": "stale-token"})
+    assert_error(beat, 409, "LEASE_LOST", "client_error")
+    worker.token = real
+    assert await event_types(server, mine) == before
+    # an unknown task is 404, on writes and heartbeats alike
+    missing = uuid.uuid4()
+    unknown = await worker.post(
+        f"/tasks/{missing}/steps/{step}/start", {"leaseToken": real, "sequence": 50}
+    )
+    assert_error(unknown, 404, "NOT_FOUND", "client_error")
+    beat = await worker.post(f"/tasks/{missing}/heartbeat", {"leaseToken": real})
+    assert_error(beat, 404, "NOT_FOUND", "client_error")
+    # a step of another task is not in this plan: 404
+    for path in ("progress", "log", "complete"):
+        body = {"progress": 0.5} if path == "progress" else {}
+        if path == "log":
+            body = {"level": "info", "message": "x"}
+        refused = await worker.write(f"/steps/{not_mine}/{path}", **body)
+        assert_error(refused, 404, "NOT_FOUND", "client_error")
+    below = await worker.write(f"/steps/{step}/progress", progress=-0.1)
+    assert_error(below, 422, "VALIDATION", "validation_error", field="progress")
+    assert await event_types(server, mine) == before
+    # an executor registered by another user cannot be claimed with this key: 409
+    stranger, _, _ = await setup(server)
+    foreign = await stranger.post("/claim", {"executors": [name]})
+    assert_error(foreign, 409, "CONFLICT", "client_error")
