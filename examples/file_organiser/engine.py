@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,10 @@ async def main() -> None:
     sandbox = args.sandbox.resolve()
     sandbox.mkdir(parents=True, exist_ok=True)
     worker = build(args.url, os.environ["AGENTWIRE_WORKER_KEY"], sandbox)
+    # Ctrl-C or SIGTERM: give the task in hand back to the queue (no attempt used up).
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: worker.stop(release=True))
     try:
         await worker.run(max_tasks=args.max_tasks)
     finally:
