@@ -28,6 +28,7 @@ from domain.vocabulary import (
     parse_word,
 )
 from engine.actions import parse_steps
+from engine.approval_policy import parse_approval_policy
 from engine.approvals import (
     cancel_everything,
     expire_approval,
@@ -37,7 +38,7 @@ from engine.executor import PlanError
 from engine.gate import park
 from engine.journal import TaskMissingError
 from engine.leases import LeasedWrite, LeaseLostError, claim_for_worker, end_lease, leased_write
-from engine.plan_rows import step_rows
+from engine.plan_rows import add_reviewer_roles, step_rows
 from resolvers.context import RequestContext
 from resolvers.errors import ConflictError, NotFoundError, ValidationFailedError
 from resolvers.executors import DEFAULT_EXECUTOR, actions_of, require_worker
@@ -499,12 +500,22 @@ async def request_approval(
     timeout_seconds: Any = None,
     on_timeout: Any = None,
     dedupe_key: Any = None,
+    approval: Any = None,
 ) -> Ack:
     """Open an approval request on a step; a repeat with the same `dedupeKey` (or a retried
-    sequence) answers the existing request."""
+    sequence) answers the existing request. `approval` is the request's policy (the step's
+    own when omitted)."""
     text = clean_text(prompt, field="prompt", max_chars=2000, required=True)
     params = check_json_object(parameters, field="parameters", max_bytes=MAX_CONTEXT_BYTES)
     key = clean_text(dedupe_key, field="dedupeKey", max_chars=255)
+    try:
+        policy = (
+            parse_approval_policy(approval, where="approval").to_json()
+            if approval is not None
+            else None
+        )
+    except PlanError as error:
+        raise ValidationFailedError(str(error), field=error.field or "approval") from error
     if on_timeout is not None and parse_word(OnTimeout, on_timeout) is None:
         raise ValidationFailedError(
             "onTimeout must be 'reject', 'cancel' or 'approve'", field="onTimeout"
@@ -544,9 +555,11 @@ async def request_approval(
             on_timeout=str(on_timeout or tx.task.context.get("onApprovalTimeout", "reject")),
             expires_at=utcnow() + timedelta(seconds=timeout),
             dedupe_key=key,
-            policy=step.approval_policy,
+            policy=policy or step.approval_policy,
         )
         tx.session.add(approval)
+        if policy is not None:
+            add_reviewer_roles(tx.task, policy["roles"])
         step.status = StepStatus.AWAITING_APPROVAL
         tx.set_status(TaskStatus.AWAITING_APPROVAL, message=text)
         tx.emit(

@@ -201,6 +201,11 @@ class ApprovalRequestBody(LeasedBody):
         description="A repeat with the same key returns the existing request.",
         json_schema_extra=text_schema(255),
     )
+    approval: dict[str, Any] | None = Field(
+        default=None,
+        description="Who decides and how many must agree: `{required: 1..10, roles: [..], "
+        "allowSelf: bool}` (docs/approvals.md); the step's own policy when omitted.",
+    )
 
 
 class ArtifactBody(LeasedBody):
@@ -432,6 +437,7 @@ async def approvals(call: Call) -> Response:
             timeout_seconds=body.timeout_seconds,
             on_timeout=body.on_timeout,
             dedupe_key=body.dedupe_key,
+            approval=body.approval,
             **_lease(call),
         )
     )

@@ -13,6 +13,8 @@ from server.app import token_config
 from tests.integration.test_statement_counts import counting
 from tests.support.clients import Api, GraphQLCallError, note, steps
 from tests.support.live import LiveServer
+from tests.support.rest import assert_error
+from tests.support.worker_rest import move, setup
 
 
 def person(server: LiveServer, *roles: str) -> Api:
@@ -220,3 +222,29 @@ async def test_the_rest_inbox_matches_graphql(server: LiveServer) -> None:
     ]
     assert item["status"] == "pending" and item["remainingSeconds"] > 0
     assert bad.status_code == 422
+
+
+async def test_a_worker_request_carries_its_own_policy(server: LiveServer) -> None:
+    role = f"reviewer-{uuid.uuid4().hex[:6]}"
+    worker, owner, name = await setup(server)
+    reviewer = person(server, role)
+    task = await owner.submit("worker gated", context={"executor": name, "steps": [move("a")]})
+    assert await worker.claim(name, wait=0) is not None
+    step = (await owner.get(task["id"]))["steps"][0]["id"]  # type: ignore[index]
+    bad = await worker.write("/approvals", stepId=step, prompt="Move a?", approval={"required": 99})
+    assert_error(bad, 422, "VALIDATION", "validation_error", field="approval.required")
+    asked = await worker.write(
+        "/approvals",
+        stepId=step,
+        prompt="Move a?",
+        approval={"required": 1, "roles": [role], "allowSelf": False},
+    )
+    assert asked.status_code == 200, asked.text
+    approval = asked.json()["data"]["approval"]
+    assert approval["policy"] == {"required": 1, "roles": [role], "allowSelf": False}
+    decision = {"taskId": task["id"], "approvalId": approval["id"], "approved": True}
+    assert await refused(owner, "Approve", input=decision) == "FORBIDDEN"
+    [request] = await inbox(reviewer, status="PENDING")
+    assert request["id"] == approval["id"]
+    await reviewer.call("Approve", input=decision)
+    assert (await owner.get(task["id"]))["approvals"][0]["status"] == "APPROVED"  # type: ignore[index]
