@@ -23,7 +23,8 @@ from resolvers.validation import MAX_CONTEXT_BYTES, check_json_object
 WORKER_SCOPE = "worker"
 DEFAULT_EXECUTOR = "builtin"
 MAX_ACTIONS = 100
-_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+NAME_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN)
 _ACTION_KEYS = {"name", "parameterSchema", "reversibility", "description"}
 # Compiled declarations of registered executors, keyed by (name, version): a re-registration
 # bumps the version, so a stale entry is never used; bounded so names cannot grow memory.

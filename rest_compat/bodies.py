@@ -160,7 +160,7 @@ class ApproveBatchBody(Body):
     idempotency_key: str | None = Field(
         default=None,
         description="A repeat with the same key returns the first result and changes nothing.",
-        json_schema_extra={"maxLength": 255},
+        json_schema_extra=text_schema(255),
     )
 
 

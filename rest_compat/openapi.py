@@ -189,7 +189,8 @@ def _operation(op: Operation) -> dict[str, Any]:
         responses[str(reply.status)] = {
             "description": reply.description,
             "headers": _headers(*reply.headers, *RATE_HEADERS),
-            "content": content,
+            # A 204 has no body, so no media type either.
+            **({"content": content} if reply.status != 204 else {}),
         }
     for status in sorted({*op.errors, 500}):
         responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
@@ -205,6 +206,8 @@ def _operation(op: Operation) -> dict[str, Any]:
                 "required": p.required or p.location == "path",
                 "description": p.description,
                 "schema": p.schema,
+                # An empty optional query value (`?status=`) means the parameter is absent.
+                **({"allowEmptyValue": True} if p.location == "query" and not p.required else {}),
                 **({"example": p.example} if p.example is not None else {}),
             }
             for p in op.params

@@ -14,7 +14,7 @@ from resolvers import tasks as task_resolvers
 from resolvers import undo as undo_resolvers
 from resolvers import views as view_resolvers
 from resolvers.validation import MAX_KEY_CHARS, parse_id
-from rest_compat.bodies import ApproveBody, InputBody, SubmitTaskBody, UndoBody
+from rest_compat.bodies import ApproveBody, InputBody, SubmitTaskBody, UndoBody, text_schema
 from rest_compat.envelope import success
 from rest_compat.inputs import Param
 from rest_compat.payloads import CurrentExecution, HistoryPage, TaskData, TaskDetail
@@ -32,7 +32,7 @@ TASK_ID = Param(
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key",
     "header",
-    {"type": "string", "maxLength": MAX_KEY_CHARS},
+    {"type": "string", **text_schema(MAX_KEY_CHARS)},
     "A repeat with the same key returns the first task (200) instead of creating one (201); "
     "use a key of your own per task, such as `order-4711`.",
     # No example: "Try it out" would pre-fill it, and a second run would return the first task.

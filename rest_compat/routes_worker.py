@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
 from domain.vocabulary import LogLevel
@@ -26,7 +26,11 @@ WORKER_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
 class ActionDeclaration(Body):
     """One action of an executor."""
 
-    name: str = Field(description="The action name steps use.", examples=["move_file"])
+    name: str = Field(
+        description="The action name steps use; unique within the executor.",
+        examples=["move_file"],
+        json_schema_extra={"pattern": executor_resolvers.NAME_PATTERN},
+    )
     parameter_schema: dict[str, Any] = Field(
         description="A JSON Schema (draft 2020-12) for the step's `params`.",
         examples=[
@@ -41,7 +45,9 @@ class ActionDeclaration(Body):
         description="`REVERSIBLE`, `COMPENSATABLE` or `IRREVERSIBLE`.",
         json_schema_extra={"enum": ["REVERSIBLE", "COMPENSATABLE", "IRREVERSIBLE"]},
     )
-    description: str | None = Field(default=None, description="What the action does.")
+    description: str | None = Field(
+        default=None, description="What the action does.", json_schema_extra={"maxLength": 2000}
+    )
 
 
 class RegisterExecutorBody(Body):
@@ -50,8 +56,13 @@ class RegisterExecutorBody(Body):
     name: str = Field(
         description="1 to 64 characters: a lower-case letter, then letters, digits, `_.-`.",
         examples=["file-organiser"],
+        json_schema_extra={"pattern": executor_resolvers.NAME_PATTERN},
     )
-    actions: list[ActionDeclaration] = Field(description="1 to 100 actions.")
+    actions: list[ActionDeclaration] = Field(
+        description="1 to 100 actions, each `parameterSchema` itself a valid JSON Schema "
+        "(draft 2020-12).",
+        json_schema_extra={"minItems": 1, "maxItems": executor_resolvers.MAX_ACTIONS},
+    )
 
 
 class ExecutorJson(View):
@@ -104,7 +115,11 @@ LEASE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 class ClaimBody(Body):
     """What this worker can run, and for how long it takes a lease."""
 
-    executors: list[str] = Field(description="Executor names.", examples=[["builtin"]])
+    executors: list[str] = Field(
+        description="Names of registered (or built-in) executors.",
+        examples=[["builtin"]],
+        json_schema_extra={"minItems": 1, "maxItems": worker_resolvers.MAX_EXECUTORS},
+    )
     lease_seconds: float | None = Field(
         default=None, description="5 to 300 (default 30).", json_schema_extra=LEASE_RANGE
     )
@@ -209,6 +224,17 @@ class ApprovalRequestBody(LeasedBody):
 
 
 class ArtifactBody(LeasedBody):
+    # `value` only goes without `remove: true`.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"remove": {"enum": [False]}}},
+                {"not": {"required": ["value"]}},
+                {"properties": {"value": {"nullable": True, "enum": [None]}}},
+            ]
+        }
+    )
+
     key: str = Field(
         description="1 to 200 characters.",
         json_schema_extra=text_schema(worker_artifacts.MAX_KEY_CHARS, required=True),
@@ -559,7 +585,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Reply(200, "A task and its lease.", ClaimData),
             Reply(204, "Nothing to claim.", None, media_type="text/plain"),
         ),
-        errors=WORKER_ERRORS,
+        errors=(*WORKER_ERRORS, 404),
         body=ClaimBody,
         tag="worker",
     ),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -110,13 +111,44 @@ def build_routes(operations: tuple[Operation, ...], deps: Dependencies) -> list[
     for path, methods in by_path.items():
 
         def endpoint(
-            methods: dict[str, Operation],
+            methods: dict[str, Operation], shadowed: list[tuple[dict[str, str], list[str]]]
         ) -> Callable[[Request], Awaitable[Response]]:
             async def dispatch(request: Request) -> Response:
+                for binding, allowed in shadowed:
+                    if all(request.path_params.get(k) == v for k, v in binding.items()):
+                        # `DELETE /agent/approvals` is a wrong method on the inbox, not a
+                        # cancel of a task whose id is "approvals".
+                        raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
                 method = "GET" if request.method == "HEAD" else request.method
                 return await run_operation(methods[method], request, deps)
 
             return dispatch
 
-        routes.append(Route(path, endpoint(methods), methods=list(methods)))
+        shadowed = _literal_paths_matched_by(path, by_path)
+        routes.append(Route(path, endpoint(methods, shadowed), methods=list(methods)))
     return routes
+
+
+def _literal_paths_matched_by(
+    path: str, by_path: dict[str, dict[str, Operation]]
+) -> list[tuple[dict[str, str], list[str]]]:
+    """For each path without parameters that `path`'s pattern also matches, the parameter
+    values that spell it and the methods declared on it."""
+    segments = path.split("/")
+    found = []
+    for other, methods in by_path.items():
+        other_segments = other.split("/")
+        if other == path or "{" in other or len(other_segments) != len(segments):
+            continue
+        binding: dict[str, str] = {}
+        for mine, theirs in zip(segments, other_segments, strict=True):
+            if mine.startswith("{") and mine.endswith("}"):
+                binding[mine[1:-1].split(":", 1)[0]] = theirs
+            elif mine != theirs:
+                break
+        else:
+            allowed = list(methods)
+            if "GET" in allowed:
+                allowed.append("HEAD")
+            found.append((binding, allowed))
+    return found

@@ -222,3 +222,33 @@ async def test_try_it_out_examples_can_be_executed_twice(
     assert listed.status_code == 200
     assert {t["id"] for t in listed.json()["data"]["tasks"]} == ids
     assert history["query"].keys().isdisjoint({"dateFrom", "dateTo"})
+
+
+def test_the_event_stream_and_the_server_enforced_rules_are_declared(
+    document: dict[str, Any],
+) -> None:
+    paths = document["paths"]
+    stream = paths["/api/agent/{taskId}/stream"]["get"]["responses"]["200"]
+    assert list(stream["content"]) == ["text/event-stream"]
+    history = {p["name"]: p for p in paths["/api/agent/history"]["get"]["parameters"]}
+    assert "not before `dateFrom`" in history["dateTo"]["description"]
+    assert history["status"]["allowEmptyValue"] is True
+    body = document["components"]["schemas"]
+    assert body["SubmitTaskBody"]["properties"]["task"]["pattern"].startswith("^[^\\u0000")
+    progress = body["ProgressBody"]["properties"]["progress"]
+    assert (progress["minimum"], progress["maximum"]) == (0, 1)
+    assert "content" not in paths["/api/worker/claim"]["post"]["responses"]["204"]
+    rate = document["components"]["headers"]
+    assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"} <= set(
+        rate
+    )
+
+
+async def test_a_wrong_method_on_a_literal_path_is_405_not_a_task_id(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as client:
+        response = await client.delete(
+            "/api/agent/approvals", headers={"Authorization": f"Bearer {server.token()}"}
+        )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"

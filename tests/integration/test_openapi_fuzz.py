@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.attacker import api_key
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "tests" / "support" / "schemathesis.toml"
 # Examples per operation and phase: the run stays around a minute on a small machine.
@@ -39,8 +41,6 @@ async def test_schemathesis_with_every_check_passes_against_the_document(
             str(CONFIG),
             "run",
             f"{server.http_url}/api/openapi.json",
-            "--header",
-            f"Authorization: Bearer {server.token('fuzzer')}",
             # An endless event stream cannot be fuzzed request by request.
             "--exclude-operation-id",
             "streamTaskEvents",
@@ -58,6 +58,10 @@ async def test_schemathesis_with_every_check_passes_against_the_document(
             **os.environ,
             "PYTHONPATH": str(REPO),
             "SCHEMATHESIS_HOOKS": "tests.support.schemathesis_hooks",
+            # Every scope, so task and worker routes are reached (schemathesis.toml).
+            "AGENTWIRE_FUZZ_API_KEY": await api_key(
+                server, "fuzzer", ["tasks:read", "tasks:write", "worker"]
+            ),
         }
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -67,7 +71,7 @@ async def test_schemathesis_with_every_check_passes_against_the_document(
             stderr=asyncio.subprocess.STDOUT,
         )
         try:
-            output, _ = await asyncio.wait_for(process.communicate(), 300)
+            output, _ = await asyncio.wait_for(process.communicate(), 400)
         except TimeoutError:
             process.kill()
             await process.wait()
@@ -79,3 +83,5 @@ async def test_schemathesis_with_every_check_passes_against_the_document(
     total = sum(len(methods) for methods in document["paths"].values())
     assert f"Selected: {total - 1}/{total}" in report, report[-2000:]
     assert "Tested: " + str(total - 1) in report
+    # The key reached every route: no operation answered only 401/403.
+    assert "Authentication failed" not in report, report[-3000:]

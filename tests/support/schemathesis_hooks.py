@@ -3,7 +3,8 @@
 JSON Schema cannot say everything the document's descriptions promise; the hooks make
 generated requests follow those rules, so a valid-looking request is a valid one:
 
-- long-polling may legally wait up to 30 s: `wait` is capped so the run stays bounded;
+- long-polling and claims may legally wait up to 30 s: `wait` is capped so the run
+  stays bounded;
 - `dateFrom` must not be after `dateTo` (documented on the history route): swapped;
 - `after` is an opaque cursor the API issued (documented): a generated one is replaced
   by a cursor of the form the API issues, for a random position;
@@ -66,4 +67,9 @@ def _without_nul(value: Any) -> Any:
 
 @schemathesis.hook
 def map_body(context: schemathesis.HookContext, body: Any) -> Any:
-    return _without_nul(body)
+    body = _without_nul(body)
+    if isinstance(body, dict):
+        value = body.get("wait")  # a claim may wait up to 30 s, as long-polling may
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0.2:
+            body["wait"] = 0.2
+    return body
