@@ -213,3 +213,118 @@ async def test_the_sdk_releases_during_an_approval_and_finishes_after_the_decisi
     assert process.returncode == 0
     rows = await rows_of(server, Task, id=uuid.UUID(task["id"]))
     assert rows[0].attempts == 1
+
+
+async def test_an_sdk_worker_that_holds_its_lease_goes_on_mid_step_after_the_decision(
+    server: LiveServer,
+) -> None:
+    # given an SDK worker (in this process) that keeps its lease while a person decides
+    from agentwire_client.worker import StepContext
+    from agentwire_client.worker import Worker as SdkWorker
+
+    owner = f"hold-{uuid.uuid4().hex[:8]}"
+    key = await api_key(server, owner, ["worker"])
+    executor = f"hold-{uuid.uuid4().hex[:6]}"
+    sdk = SdkWorker(
+        server.http_url, key, executor=executor, lease_seconds=5, approval_hold_seconds=60
+    )
+    runs: list[str] = []
+
+    @sdk.action("ask", schema={"type": "object"})
+    async def ask(params: dict[str, object], ctx: StepContext) -> dict[str, object]:
+        runs.append("before")
+        decision = await ctx.request_approval("go on?", {"n": 1})
+        runs.append(f"after:{decision.status}")
+        await ctx.progress(0.5, "half way")
+        return {"granted": decision.granted}
+
+    await sdk.register()
+    api = Api(server, server.token(owner))
+    task = await api.submit("hold", context={"executor": executor, "steps": [{"action": "ask"}]})
+    running = asyncio.create_task(sdk.run(register=False, max_tasks=1))
+    try:
+        # when the request is approved while the worker still holds the lease
+        waiting = await api.wait_status(task["id"], "AWAITING_APPROVAL")
+        rows = await rows_of(server, Task, id=uuid.UUID(task["id"]))
+        assert rows[0].lease_token is not None  # held, not released
+        await api.call(
+            "Approve",
+            input={
+                "taskId": task["id"],
+                "approvalId": waiting["approvals"][0]["id"],
+                "approved": True,
+            },
+        )
+        done = await api.wait_status(task["id"], "COMPLETED", timeout=30)
+        assert await asyncio.wait_for(running, 30) == 1
+    finally:
+        running.cancel()
+        await sdk.close()
+    # then the handler went on from where it asked, once
+    assert runs == ["before", "after:approved"]
+    assert done["steps"][0]["result"] == {"granted": True}
+    types = [t for _, t in await event_types(server, task["id"])]
+    assert types == [
+        "status_change",
+        "status_change",
+        "step_start",
+        "status_change",
+        "approval_request",
+        "approval_resolved",
+        "status_change",
+        "step_start",  # the grant put the step back to pending; the SDK started it again
+        "step_progress",
+        "step_complete",
+        "status_change",
+        "completed",
+    ]
+
+
+async def test_an_after_step_cancel_lets_the_sdk_finish_the_step_and_start_no_other(
+    server: LiveServer,
+) -> None:
+    from agentwire_client.worker import StepContext
+    from agentwire_client.worker import Worker as SdkWorker
+
+    owner = f"after-{uuid.uuid4().hex[:8]}"
+    key = await api_key(server, owner, ["worker"])
+    executor = f"after-{uuid.uuid4().hex[:6]}"
+    sdk = SdkWorker(server.http_url, key, executor=executor, lease_seconds=5)
+    started: list[str] = []
+
+    @sdk.action("work", schema={"type": "object"})
+    async def work(params: dict[str, object], ctx: StepContext) -> str:
+        started.append(str(params["n"]))
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 3  # longer than a heartbeat round (lease / 3)
+        while loop.time() < until:
+            await ctx.checkpoint()  # an after_step cancel does not stop the step
+            await asyncio.sleep(0.1)
+        return "finished"
+
+    await sdk.register()
+    api = Api(server, server.token(owner))
+    steps = [{"action": "work", "params": {"n": 1}}, {"action": "work", "params": {"n": 2}}]
+    task = await api.submit("two", context={"executor": executor, "steps": steps})
+    running = asyncio.create_task(sdk.run(register=False, max_tasks=1))
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while not started:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        # when
+        cancelled = await Rest(server, api.token).request(
+            "DELETE", f"/api/agent/{task['id']}?mode=after_step"
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        final = await api.wait_status(task["id"], "CANCELLED", timeout=30)
+        await asyncio.wait_for(running, 30)
+    finally:
+        running.cancel()
+        await sdk.close()
+    # then
+    assert started == ["1"]
+    assert [(s["status"], s["result"]) for s in final["steps"]] == [
+        ("COMPLETED", "finished"),
+        ("CANCELLED", None),
+    ]
