@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -10,10 +11,11 @@ import pytest
 
 from auth.tokens import issue_token
 from server.app import token_config
+from tests.integration.test_sse import read_stream
 from tests.integration.test_statement_counts import counting
 from tests.support.clients import Api, GraphQLCallError, note, steps
 from tests.support.live import LiveServer
-from tests.support.rest import assert_error
+from tests.support.rest import Rest, assert_error
 from tests.support.worker_rest import move, setup
 
 
@@ -248,3 +250,35 @@ async def test_a_worker_request_carries_its_own_policy(server: LiveServer) -> No
     assert request["id"] == approval["id"]
     await reviewer.call("Approve", input=decision)
     assert (await owner.get(task["id"]))["approvals"][0]["status"] == "APPROVED"  # type: ignore[index]
+
+
+async def test_a_reviewer_follows_the_task_on_sse_and_rest_and_nothing_else(
+    server: LiveServer,
+) -> None:
+    role = f"reviewer-{uuid.uuid4().hex[:6]}"
+    owner, reviewer = person(server), person(server, role)
+    submitted = await owner.submit("watched", context=gated({"roles": [role]}))
+    task = await owner.wait_status(submitted["id"], "AWAITING_APPROVAL")
+    other = await owner.submit("not theirs", context=steps(note("k", 1)))
+    rest = Rest(server, reviewer.token)
+
+    async def follow() -> list[dict[str, Any]]:
+        return await read_stream(
+            rest,
+            task["id"],
+            until=lambda f: "data" in f and f["data"].get("type") == "completed",
+        )
+
+    watching = asyncio.create_task(follow())
+    read = await rest.request("GET", f"/api/agent/{task['id']}")
+    assert read.status_code == 200, read.text
+    assert read.json()["data"]["task"]["id"] == task["id"]
+    hidden = await rest.request("GET", f"/api/agent/{other['id']}")
+    assert hidden.status_code == 404
+    cancel = await rest.request("DELETE", f"/api/agent/{task['id']}")
+    assert cancel.status_code == 403
+    await reviewer.call("Approve", input=decide(task))
+    frames = await watching
+    types = [f["data"]["type"] for f in frames if "data" in f]
+    assert types[0] == "status_change" and types[-1] == "completed"
+    assert "approval_request" in types and "approval_resolved" in types
