@@ -234,8 +234,11 @@ async def test_legacy_socket_over_its_message_limit_is_closed_with_4429(make_ser
         assert codes == [4429]
 
 
-async def test_polling_and_sse_count_as_reads(make_server: Any) -> None:
-    async with make_server(rate_limit_read="2/minute") as server:
+async def test_a_poll_counts_as_a_read_and_opening_sse_as_a_subscribe(make_server: Any) -> None:
+    # One live-stream rule for every channel (issue 11): opening SSE spends the subscribe
+    # budget, as a graphql-ws subscribe does; a long-poll request is a read.
+    limits = {"rate_limit_read": "2/minute", "rate_limit_subscribe": "1/minute"}
+    async with make_server(**limits) as server:
         token = server.token()
         created = await gql(server, SUBMIT, headers=bearer(token))
         task_id = created.json()["data"]["submitTask"]["id"]
@@ -246,6 +249,9 @@ async def test_polling_and_sse_count_as_reads(make_server: Any) -> None:
             client.stream("GET", f"/api/agent/{task_id}/stream", headers=bearer(token)) as stream,
         ):
             assert stream.status_code == 200
+        # the stream spent no read: one more poll passes, the next is refused
+        again = await http(server, "GET", f"/api/agent/{task_id}/events", headers=bearer(token))
+        assert again.status_code == 200
         for path in (f"/api/agent/{task_id}/events", f"/api/agent/{task_id}/stream"):
             refused = await http(server, "GET", path, headers=bearer(token))
             assert refused.status_code == 429, path
