@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.principal import DECIDE_SCOPE, person_of
 from db.models import ApprovalDecision, ApprovalRequest, Task, TaskStep, utcnow
+from db.repositories.approval_links import use_link
 from db.repositories.approvals import (
     decisions_by_approval_ids,
     inbox_page,
@@ -26,7 +27,13 @@ from engine.stalls import expect_progress
 from resolvers.access import hidden, not_found, visible
 from resolvers.audit import record_denied
 from resolvers.context import RequestContext
-from resolvers.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
+from resolvers.errors import (
+    ConflictError,
+    ForbiddenError,
+    GoneError,
+    NotFoundError,
+    ValidationFailedError,
+)
 from resolvers.executors import check_modified_parameters
 from resolvers.history import MAX_PAGE, decode_cursor
 from resolvers.limits import authorize
@@ -88,6 +95,7 @@ async def record_answer(
                     hint="use an id from Task.approvals or the approval_request event",
                 )
             check_pending(approval)
+            await _use_link(ctx, tx.session, task_id=task_id, approval_id=approval.id)
             if tx.task.status != TaskStatus.AWAITING_APPROVAL:
                 raise ConflictError(
                     f"task {task_id} is {tx.task.status}, not waiting for approval {approval.id}",
@@ -134,6 +142,26 @@ async def record_answer(
         raise not_found(task_id) from error
     ctx.engine.approval_decided(answer.approval_id)
     return task
+
+
+async def _use_link(
+    ctx: RequestContext, session: AsyncSession, *, task_id: uuid.UUID, approval_id: uuid.UUID
+) -> None:
+    """A decision through an approval link marks it used in the decision's own transaction
+    (so a refused decision leaves it usable, and of two racing uses one wins); audited."""
+    link_id = ctx.principal.link_id
+    if link_id is None:
+        return
+    if not await use_link(session, link_id, utcnow()):
+        raise GoneError("this approval link was already used, revoked or has expired")
+    record_audit(
+        session,
+        actor=ctx.principal.actor,
+        action="approval_link.use",
+        target=f"task:{task_id}",
+        details={"linkId": str(link_id), "approvalId": str(approval_id)},
+        request_id=ctx.request_id,
+    )
 
 
 async def check_step_parameters(

@@ -64,6 +64,13 @@ class ForbiddenError(DomainError):
     hint = "ask for a credential with the needed scope or role"
 
 
+class GoneError(DomainError):
+    """Something that existed and can no longer be used: a used, expired or revoked link."""
+
+    code = "GONE"
+    hint = "ask the person who sent it for a new link"
+
+
 class RateLimitedError(DomainError):
     code = "RATE_LIMITED"
     hint = "wait before retrying"

@@ -16,6 +16,7 @@ from resolvers.errors import (
     ConflictError,
     DomainError,
     ForbiddenError,
+    GoneError,
     NotFoundError,
     RateLimitedError,
     UnauthenticatedError,
@@ -88,6 +89,7 @@ _DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (ConflictError, 409),
     (UnauthenticatedError, 401),
     (ForbiddenError, 403),
+    (GoneError, 410),
     (RateLimitedError, 429),
     (UnavailableError, 503),
 )

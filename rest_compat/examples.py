@@ -66,6 +66,13 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
         "the task is already completed and cannot be cancelled",
         "only pending, running or awaiting-approval tasks can be cancelled",
     ),
+    410: _example(
+        "The approval link was used, has expired or was revoked.",
+        "GONE",
+        "client_error",
+        "this approval link was already used, at 2026-12-02T16:00:00+00:00",
+        "ask the person who sent it for a new link",
+    ),
     413: _example(
         "The body is too large.",
         "PAYLOAD_TOO_LARGE",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -135,6 +136,24 @@ async def _read_limited(request: Request) -> bytes:
             raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+def is_form_post(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == FORM_MEDIA_TYPE
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An HTML form's fields (the last value of each), within the body size limit."""
+    raw = await _read_limited(request)
+    try:
+        pairs = parse_qsl(raw.decode(), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValidationFailedError("the form body is malformed", field="body") from error
+    return dict(pairs)
 
 
 async def read_body(request: Request, model: type[M], *, required: bool) -> M:

@@ -215,12 +215,16 @@ def _operation(op: Operation) -> dict[str, Any]:
         "responses": responses,
     }
     if op.body is not None:
+        schema = {"schema": {"$ref": REF.format(model=op.body.__name__)}}
         doc["requestBody"] = {
             "required": op.body_required,
             "content": {
-                "application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}
+                "application/json": schema,
+                **({"application/x-www-form-urlencoded": schema} if op.form_body else {}),
             },
         }
+    if op.auth == "none":
+        doc["security"] = []  # the route's own secret (an approval link's token) authenticates
     return doc
 
 

@@ -57,7 +57,8 @@ LAST_EVENT_ID = Param(
 ACCESS_TOKEN = Param(
     "access_token",
     "query",
-    {"type": "string", "maxLength": 4096},
+    # A JWT: base64url parts joined by dots.
+    {"type": "string", "maxLength": 4096, "pattern": "^[A-Za-z0-9_.-]+$"},
     "A task token (Mutation.createTaskToken) for clients that cannot send headers, such as "
     "a browser's EventSource. A full user token is refused here with 401: URLs are written "
     "to logs.",

@@ -64,6 +64,8 @@ class Operation:
     # "query_token": a task token may also come as `?access_token=` (EventSource cannot
     # send headers); "none": the route's own secret authenticates (approval links).
     auth: Literal["header", "query_token", "none"] = "header"
+    # The body may also be an HTML form post: the handler reads it (`body` documents it).
+    form_body: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,7 @@ async def run_operation(op: Operation, request: Request, deps: Dependencies) -> 
         params = read_params(request, op.params)
         body = (
             await read_body(request, op.body, required=op.body_required)
-            if op.body is not None
+            if op.body is not None and not op.form_body
             else None
         )
         return await op.handler(Call(request=request, ctx=ctx, params=params, body=body))

@@ -20,7 +20,7 @@ from resolvers.errors import ValidationFailedError
 from resolvers.validation import parse_id
 from schema.batch import ApproveBatchResult
 from schema.context import Info
-from schema.scoped_access import CREATE_TASK_TOKEN
+from schema.scoped_access import CREATE_APPROVAL_LINK, CREATE_TASK_TOKEN, REVOKE_APPROVAL_LINK
 from schema.types import Task
 from schema.worker import (
     ArtifactWriteInput,
@@ -361,3 +361,5 @@ class Mutation:
         return ack_of(await worker_resolvers.fail_task(ctx, error=input.error, **_lease(input)))
 
     create_task_token = CREATE_TASK_TOKEN
+    create_approval_link = CREATE_APPROVAL_LINK
+    revoke_approval_link = REVOKE_APPROVAL_LINK

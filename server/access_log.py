@@ -20,9 +20,14 @@ REDACTED = "[redacted]"
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
+# An approval link's token is a path segment (`/api/approval-links/<token>`), not a query.
+_LINK_TOKEN = re.compile(r"(/approval-links/)[^/?#\s\"]+")
+
+
 def redact_query_tokens(text: str) -> str:
-    """`text` with the value of every credential query parameter replaced."""
-    return _SECRET_VALUE.sub(rf"\1{REDACTED}", text)
+    """`text` with the value of every credential query parameter (and approval link
+    token) replaced."""
+    return _LINK_TOKEN.sub(rf"\1{REDACTED}", _SECRET_VALUE.sub(rf"\1{REDACTED}", text))
 
 
 class RedactQueryTokens(logging.Filter):

@@ -440,6 +440,22 @@ export type CancelTaskResult = {
   };
 };
 
+export const CreateApprovalLinkDocument = "mutation CreateApprovalLink($approvalId: ID!, $ttlSeconds: Int) {\n  createApprovalLink(approvalId: $approvalId, ttlSeconds: $ttlSeconds) {\n    id\n    url\n    approvalId\n    expiresAt\n  }\n}";
+
+export interface CreateApprovalLinkVariables {
+  approvalId: string;
+  ttlSeconds?: number | null;
+}
+
+export type CreateApprovalLinkResult = {
+  createApprovalLink: {
+    id: string;
+    url: string;
+    approvalId: string;
+    expiresAt: string;
+  };
+};
+
 export const CreateTaskTokenDocument = "mutation CreateTaskToken($taskId: ID!, $scopes: [TaskTokenScope!]!, $ttlSeconds: Int) {\n  createTaskToken(taskId: $taskId, scopes: $scopes, ttlSeconds: $ttlSeconds) {\n    token\n    taskId\n    scopes\n    expiresAt\n  }\n}";
 
 export interface CreateTaskTokenVariables {
@@ -633,6 +649,16 @@ export type RegisterExecutorResult = {
     actions: JsonValue;
     updatedAt: string;
   };
+};
+
+export const RevokeApprovalLinkDocument = "mutation RevokeApprovalLink($linkId: ID!) {\n  revokeApprovalLink(linkId: $linkId)\n}";
+
+export interface RevokeApprovalLinkVariables {
+  linkId: string;
+}
+
+export type RevokeApprovalLinkResult = {
+  revokeApprovalLink: string;
 };
 
 export const SendInputDocument = "mutation SendInput($taskId: ID!, $input: JSON!, $policy: InputPolicy) {\n  sendInput(taskId: $taskId, input: $input, policy: $policy) {\n    ...TaskFields\n  }\n}\n\nfragment TaskFields on Task {\n  id\n  task\n  status\n  priority\n  conversationId\n  context\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  estimatedWaitTime\n  progress\n  artifacts\n  result\n  error\n  lastSeq\n  currentStep {\n    id\n    name\n    status\n    progress\n  }\n  steps {\n    id\n    position\n    name\n    action\n    params\n    requiresApproval\n    reversibility\n    status\n    progress\n    result\n  }\n  approvals {\n    id\n    stepId\n    status\n    prompt\n    parameters\n    modifiedParameters\n    decidedBy\n    decisionMessage\n    expiresAt\n  }\n  pendingApproval {\n    id\n    stepId\n    prompt\n    parameters\n    expiresAt\n  }\n  logs {\n    level\n    message\n    stepId\n  }\n}";
