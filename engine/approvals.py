@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from db.models import ApprovalRequest, utcnow
+from db.models import ApprovalDecision, ApprovalRequest, utcnow
 from db.repositories.audit import record_audit
 from db.repositories.steps import approvals_by_task_ids, get_step, steps_of_task
 from domain.vocabulary import ApprovalStatus, EventType, OnTimeout, StepStatus, TaskStatus
@@ -111,6 +111,19 @@ async def expire_approval(tx: TaskTransaction, approval: ApprovalRequest) -> Non
     outcome its `onTimeout` policy applies) and audited as `system:timeout`."""
     outcome = TIMEOUT_OUTCOMES[approval.on_timeout]
     message = f"the approval request expired; step {outcome} by its onApprovalTimeout policy"
+    parameters = dict(approval.modified_parameters or approval.parameters or {})
+    # Kept with the people's decisions, so `decisions` tells the whole story of the request.
+    tx.session.add(
+        ApprovalDecision(
+            approval_id=approval.id,
+            decided_by=TIMEOUT_ACTOR,
+            decision=ApprovalStatus.EXPIRED,
+            message=message,
+            parameters_before=parameters,
+            parameters_after=parameters,
+            decided_at=utcnow(),
+        )
+    )
     await record_decision(
         tx, approval, status=ApprovalStatus.EXPIRED, decided_by=TIMEOUT_ACTOR, message=message
     )

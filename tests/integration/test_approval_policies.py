@@ -282,3 +282,22 @@ async def test_a_reviewer_follows_the_task_on_sse_and_rest_and_nothing_else(
     types = [f["data"]["type"] for f in frames if "data" in f]
     assert types[0] == "status_change" and types[-1] == "completed"
     assert "approval_request" in types and "approval_resolved" in types
+
+
+async def test_an_expiry_that_approves_is_shown_expired_with_its_decision(
+    server: LiveServer,
+) -> None:
+    owner = person(server)
+    context = {
+        **steps(note("k", 1, approval=True)),
+        "onApprovalTimeout": "approve",
+        "approvalTimeoutSeconds": 0.3,
+    }
+    submitted = await owner.submit("expiring", context=context)
+    done = await owner.wait_status(submitted["id"], "COMPLETED")
+    assert done["artifacts"] == {"k": 1}
+    [request] = await inbox(owner, status="EXPIRED")
+    assert request["status"] == "EXPIRED" and request["remainingSeconds"] is None
+    [decision] = request["decisions"]
+    assert (decision["by"], decision["decision"]) == ("system:timeout", "EXPIRED")
+    assert await inbox(owner, status="REJECTED") == []
