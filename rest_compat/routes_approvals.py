@@ -19,6 +19,7 @@ from rest_compat.approval_views import (
 from rest_compat.bodies import ApproveBatchBody
 from rest_compat.envelope import success
 from rest_compat.inputs import Param
+from rest_compat.routes_tasks import PAGE_LIMIT
 from rest_compat.routing import Call, Operation, Reply
 from rest_compat.views import TaskJson
 
@@ -29,13 +30,7 @@ INBOX_PARAMS = (
         {"type": "string", "enum": [s.value for s in ApprovalStatus]},
         "Only requests in this status.",
     ),
-    Param(
-        "limit",
-        "query",
-        {"type": "integer", "minimum": 1, "maximum": history_resolvers.MAX_PAGE, "default": 20},
-        "Page size.",
-        default=20,
-    ),
+    PAGE_LIMIT,
     Param(
         "after",
         "query",

@@ -49,6 +49,14 @@ CANCEL_MODE = Param(
     "running step finish.",
     default=CancelMode.IMMEDIATE.value,
 )
+# The page size of every paged REST route (history, the approval inbox).
+PAGE_LIMIT = Param(
+    "limit",
+    "query",
+    {"type": "integer", "minimum": 1, "maximum": history_resolvers.MAX_PAGE, "default": 20},
+    "Page size.",
+    default=20,
+)
 HISTORY_PARAMS = (
     Param(
         "status",
@@ -62,13 +70,7 @@ HISTORY_PARAMS = (
         {"type": "string", "maxLength": MAX_KEY_CHARS},
         "Only tasks of this conversation (as `Query.tasks(conversationId:)`).",
     ),
-    Param(
-        "limit",
-        "query",
-        {"type": "integer", "minimum": 1, "maximum": history_resolvers.MAX_PAGE, "default": 20},
-        "Page size.",
-        default=20,
-    ),
+    PAGE_LIMIT,
     Param(
         "offset",
         "query",
