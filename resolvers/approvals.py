@@ -94,8 +94,10 @@ async def record_answer(
                     f"approval {answer.approval_id} was not found on task {task_id}",
                     hint="use an id from Task.approvals or the approval_request event",
                 )
-            check_pending(approval)
+            # Before the pending check: of answers racing on one link, the losers are
+            # told the link was used (410), not that the request was decided (409).
             await _use_link(ctx, tx.session, task_id=task_id, approval_id=approval.id)
+            check_pending(approval)
             if tx.task.status != TaskStatus.AWAITING_APPROVAL:
                 raise ConflictError(
                     f"task {task_id} is {tx.task.status}, not waiting for approval {approval.id}",

@@ -179,3 +179,17 @@ async def test_bad_link_requests_are_refused(server: LiveServer) -> None:
     # A refused answer leaves the link usable.
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         assert (await http.get(path_of(link))).status_code == 200
+
+
+async def test_two_answers_racing_on_one_link_decide_once(server: LiveServer) -> None:
+    owner = person(server)
+    task = await waiting_task(owner)
+    link = await link_of(owner, task)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        answers = await asyncio.gather(
+            *(http.post(path_of(link), json={"approved": True}) for _ in range(4))
+        )
+    assert sorted(a.status_code for a in answers) == [200, 410, 410, 410]
+    await owner.wait_status(task["id"], "COMPLETED")
+    [request] = [e["node"] for e in (await owner.call("Approvals"))["approvals"]["edges"]]
+    assert len(request["decisions"]) == 1

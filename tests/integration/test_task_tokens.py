@@ -9,11 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
+from gql import GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
 
 from auth.tokens import issue_token
 from server.app import token_config
-from tests.support.clients import Api, GraphQLCallError, note, steps
+from tests.support.clients import Api, GraphQLCallError, collect, note, steps
 from tests.support.live import LiveServer
+from tests.support.operations import operation
 from tests.support.rest import Rest, assert_error
 
 
@@ -165,3 +168,29 @@ async def test_bad_task_token_requests_are_refused_with_nothing_issued(
     assert (
         await refused(stranger, "CreateTaskToken", taskId=task["id"], scopes=["READ"])
     ).code == "NOT_FOUND"
+
+
+async def test_a_task_token_on_a_graphql_socket_follows_only_its_task(
+    server: LiveServer,
+) -> None:
+    owner = person(server)
+    mine = await owner.submit("socket", context=steps(note("a", 1)))
+    other = await owner.submit("not for it", context=steps(note("b", 2)))
+    scoped = Api(server, await task_token(owner, mine["id"], "READ"))
+    async with scoped.websocket() as ws:
+        events = await collect(
+            ws, "TaskUpdates", taskId=mine["id"], after=0, until=lambda e: e["type"] == "COMPLETED"
+        )
+        assert {e["data"]["taskId"] for e in events} == {mine["id"]}
+        for name, variables, code in (
+            ("TaskUpdates", {"taskId": other["id"], "after": 0}, "NOT_FOUND"),
+            ("MyTaskUpdates", {}, "FORBIDDEN"),
+        ):
+            with pytest.raises(TransportQueryError) as error:
+                await collect(ws, name, until=lambda e: True, **variables)
+            assert (error.value.errors or [{}])[0]["extensions"]["code"] == code, name
+        with pytest.raises(TransportQueryError) as refused_cancel:
+            await ws.execute(
+                GraphQLRequest(operation("CancelTask"), variable_values={"taskId": mine["id"]})
+            )
+        assert (refused_cancel.value.errors or [{}])[0]["extensions"]["code"] == "FORBIDDEN"
