@@ -10,7 +10,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import ValidationFailedError
 from resolvers.limits import require_scope, throttle
 from subscriptions.envelope import Event, InvalidCursorError, decode_event_cursor
-from subscriptions.feeds import TaskFeed, UserFeed
+from subscriptions.feeds import ApprovalFeed, TaskFeed, UserFeed
 from subscriptions.telemetry import GRAPHQL_HTTP, Watch
 
 Start = Event | int
@@ -49,10 +49,29 @@ async def open_user_feed(ctx: RequestContext, *, after: str | None) -> tuple[Use
     """Every task of the caller: after `after` (a cursor), or from now when it is absent."""
     require_scope(ctx, "tasks:read", across_tasks=True)
     feed = UserFeed(sessions=ctx.sessions, bus=ctx.services.bus, user_id=ctx.principal.user_id)
+    return feed, await _start(feed, after)
+
+
+async def open_approval_feed(ctx: RequestContext, *, after: str | None) -> tuple[ApprovalFeed, int]:
+    """The approval events of every task the caller may decide (the inbox's rule: their
+    own, those naming one of their roles, all for an admin), after `after` or from now."""
+    require_scope(ctx, "tasks:read", across_tasks=True)
+    principal = ctx.principal
+    feed = ApprovalFeed(
+        sessions=ctx.sessions,
+        bus=ctx.services.bus,
+        user_id=principal.user_id,
+        roles=tuple(principal.roles),
+        is_admin=principal.is_admin,
+    )
+    return feed, await _start(feed, after)
+
+
+async def _start(feed: UserFeed | ApprovalFeed, after: str | None) -> int:
     if after is None:
-        return feed, await feed.end_position()
+        return await feed.end_position()
     try:
-        return feed, decode_event_cursor(after)
+        return decode_event_cursor(after)
     except InvalidCursorError as error:
         raise ValidationFailedError(
             "after must be the cursor of an event you received", field="after"
@@ -60,7 +79,7 @@ async def open_user_feed(ctx: RequestContext, *, after: str | None) -> tuple[Use
 
 
 async def replay_then_live(
-    feed: TaskFeed | UserFeed, start: Start, *, resumed: bool = False
+    feed: TaskFeed | UserFeed | ApprovalFeed, start: Start, *, resumed: bool = False
 ) -> AsyncIterator[Event]:
     """One subscriber's own stream (used where the shared fan-out does not apply: GraphQL
     subscriptions over SSE or multipart HTTP)."""

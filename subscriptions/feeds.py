@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.models import TaskEvent
 from db.repositories.events import events_after
 from db.repositories.feeds import (
+    approval_events_after,
     first_retained_seq,
+    latest_global_position,
     latest_user_position,
     task_last_seq,
     task_rows_as_of_now,
@@ -35,6 +37,13 @@ REPLAY_BATCH = 500
 QUIET_RECHECK_SECONDS = 5.0
 DEGRADED_POLL_SECONDS = 0.5
 INBOX_SIZE = 1000
+APPROVAL_RECHECK_SECONDS = 1.0
+APPROVAL_KINDS = (
+    EventType.APPROVAL_REQUEST,
+    EventType.APPROVAL_DECISION,
+    EventType.APPROVAL_RESOLVED,
+    EventType.APPROVAL_TIMEOUT,
+)
 
 
 def event_from_row(row: TaskEvent, user_id: str) -> Event:
@@ -238,6 +247,78 @@ class UserFeed(LogFeed):
         async with self._sessions() as session:
             rows = await user_events_after(session, self.user_id, after=position, limit=limit)
         return [event_from_row(row, str(self.user_id)) for row in rows]
+
+    def lagged(self, resume_after: int, dropped: Event | None) -> Event:
+        return lagged_event(
+            task_id=dropped.task_id if dropped is not None else "",
+            user_id=str(self.user_id),
+            resume_after=None,
+            cursor=resume_after,
+        )
+
+
+class ApprovalFeed(LogFeed):
+    """The approval events (opened, decided, resolved or cancelled, expired) of every task
+    whose approvals the caller may decide: their own, those whose reviewer roles name one
+    of the caller's roles, every task for an admin. Global cursor, as `UserFeed`.
+
+    Only the owner's bus channel carries a task's events, so a reviewer is woken by
+    nobody: the feed listens on the caller's own channel (their own tasks arrive at
+    once) and re-reads the log every `APPROVAL_RECHECK_SECONDS` otherwise, so a reviewer
+    sees a request up to that long after it is stored (docs/approvals.md).
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        user_id: uuid.UUID,
+        roles: tuple[str, ...],
+        is_admin: bool,
+        quiet_recheck_seconds: float = APPROVAL_RECHECK_SECONDS,
+        **options: float,
+    ) -> None:
+        super().__init__(
+            sessions=sessions, bus=bus, quiet_recheck_seconds=quiet_recheck_seconds, **options
+        )
+        self.user_id = user_id
+        self.roles = roles
+        self.is_admin = is_admin
+
+    @property
+    def key(self) -> str:
+        return f"approvals:{self.user_id}"
+
+    @property
+    def channel(self) -> str:
+        return USER_CHANNEL.format(self.user_id)
+
+    def position(self, event: Event) -> int | None:
+        return event.cursor
+
+    async def end_position(self) -> int:
+        async with self._sessions() as session:
+            return await latest_global_position(session)
+
+    async def read_after(self, position: int, limit: int = REPLAY_BATCH) -> list[Event]:
+        async with self._sessions() as session:
+            rows = await approval_events_after(
+                session,
+                kinds=APPROVAL_KINDS,
+                user_id=None if self.is_admin else self.user_id,
+                roles=self.roles,
+                after=position,
+                limit=limit,
+            )
+        return [event_from_row(row, str(row.user_id)) for row in rows]
+
+    async def live(self, after: int) -> AsyncIterator[Event]:
+        # The owner's channel also carries their other events (QUEUE_UPDATE, which is
+        # never stored, above all): only approval events belong here.
+        async for event in super().live(after):
+            if event.type in APPROVAL_KINDS:
+                yield event
 
     def lagged(self, resume_after: int, dropped: Event | None) -> Event:
         return lagged_event(

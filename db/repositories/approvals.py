@@ -44,7 +44,7 @@ async def inbox_page(
     of `roles` as a reviewer role; `user_id` None means every request (an admin)."""
     query = select(ApprovalRequest).join(Task, Task.id == ApprovalRequest.task_id)
     if user_id is not None:
-        query = query.where(or_(Task.user_id == user_id, *_names_any_role(roles)))
+        query = query.where(or_(Task.user_id == user_id, *names_any_role(roles)))
     if status is not None:
         query = query.where(ApprovalRequest.status == status)
     if before is not None:
@@ -59,7 +59,7 @@ async def inbox_page(
     return (await session.execute(query.limit(limit))).scalars().all()
 
 
-def _names_any_role(roles: Sequence[str]) -> list[ColumnElement[bool]]:
+def names_any_role(roles: Sequence[str]) -> list[ColumnElement[bool]]:
     """`tasks.reviewer_roles` (a JSON list) holds one of `roles`. Role names are letters,
     digits and `_ . : -` only (engine/approval_policy.py), so a quoted name matches exactly
     one element of the list's JSON text on SQLite and PostgreSQL alike."""

@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ApprovalRequest, Task, TaskEvent, TaskLog, TaskStep
+from db.repositories.approvals import names_any_role
 from db.repositories.steps import approvals_by_task_ids, logs_by_task_ids, steps_by_task_ids
 
 
@@ -24,6 +25,35 @@ async def user_events_after(
         .limit(limit)
     )
     return result.scalars().all()
+
+
+async def approval_events_after(
+    session: AsyncSession,
+    *,
+    kinds: Sequence[str],
+    user_id: uuid.UUID | None,
+    roles: Sequence[str],
+    after: int,
+    limit: int,
+) -> Sequence[TaskEvent]:
+    """Stored events of `kinds` with global position > `after`, in commit order, of the
+    tasks `user_id` owns or whose reviewer roles name one of `roles` (the inbox's rule);
+    `user_id` None means every task (an admin)."""
+    query = (
+        select(TaskEvent)
+        .join(Task, Task.id == TaskEvent.task_id)
+        .where(TaskEvent.type.in_(kinds), TaskEvent.global_seq > after)
+    )
+    if user_id is not None:
+        query = query.where(or_(Task.user_id == user_id, *names_any_role(roles)))
+    result = await session.execute(query.order_by(TaskEvent.global_seq).limit(limit))
+    return result.scalars().all()
+
+
+async def latest_global_position(session: AsyncSession) -> int:
+    """The newest stored event's global position, whoever's task it is."""
+    result = await session.execute(select(func.max(TaskEvent.global_seq)))
+    return int(result.scalar_one_or_none() or 0)
 
 
 async def latest_user_position(session: AsyncSession, user_id: uuid.UUID) -> int:

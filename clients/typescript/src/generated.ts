@@ -212,6 +212,54 @@ export type TaskFields = {
   }>;
 };
 
+export const ApprovalUpdatesDocument = "subscription ApprovalUpdates($after: String) {\n  approvalUpdates(after: $after) {\n    ...EventFields\n  }\n}\n\nfragment EventFields on TaskEvent {\n  id\n  version\n  type\n  seq\n  timestamp\n  priority\n  cursor\n  data {\n    taskId\n    status\n    previousStatus\n    step {\n      id\n      name\n      position\n      status\n      progress\n    }\n    progress\n    message\n    approvalRequest {\n      id\n      stepId\n      status\n      prompt\n      parameters\n      modifiedParameters\n      decidedBy\n      decidedAt\n      message\n    }\n    result\n    error\n    queuePosition\n    estimatedWaitTime\n    resumeAfter\n  }\n}";
+
+export interface ApprovalUpdatesVariables {
+  after?: string | null;
+}
+
+export type ApprovalUpdatesResult = {
+  approvalUpdates: {
+    id: string;
+    version: number;
+    type: TaskEventType;
+    seq: number | null;
+    timestamp: number;
+    priority: EventPriority;
+    cursor: string | null;
+    data: {
+      taskId: string;
+      status: TaskStatus | null;
+      previousStatus: TaskStatus | null;
+      step: {
+        id: string;
+        name: string | null;
+        position: number | null;
+        status: StepStatus | null;
+        progress: number | null;
+      } | null;
+      progress: number | null;
+      message: string | null;
+      approvalRequest: {
+        id: string;
+        stepId: string;
+        status: ApprovalStatus;
+        prompt: string;
+        parameters: JsonValue;
+        modifiedParameters: JsonValue | null;
+        decidedBy: string | null;
+        decidedAt: string | null;
+        message: string | null;
+      } | null;
+      result: JsonValue | null;
+      error: JsonValue | null;
+      queuePosition: number | null;
+      estimatedWaitTime: number | null;
+      resumeAfter: number | null;
+    };
+  };
+};
+
 export const ApprovalsDocument = "query Approvals($status: ApprovalStatus, $first: Int = 20, $after: String) {\n  approvals(status: $status, first: $first, after: $after) {\n    edges {\n      cursor\n      node {\n        id\n        taskId\n        stepId\n        status\n        prompt\n        parameters\n        modifiedParameters\n        decidedBy\n        required\n        roles\n        allowSelf\n        expiresAt\n        remainingSeconds\n        decisions {\n          by\n          decision\n          message\n          parametersBefore\n          parametersAfter\n          at\n        }\n        task {\n          id\n          task\n          status\n        }\n        step {\n          id\n          name\n          action\n          params\n          status\n        }\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}";
 
 export interface ApprovalsVariables {
