@@ -79,7 +79,7 @@ def test_the_graphql_core_schema_is_under_the_strawberry_schema() -> None:
     core = graphql_core_schema(build_schema())
     assert isinstance(core, GraphQLSchema)
     assert core.subscription_type is not None
-    assert set(core.subscription_type.fields) == {"taskUpdates", "myTaskUpdates"}
+    assert set(core.subscription_type.fields) == {"taskUpdates", "myTaskUpdates", "approvalUpdates"}
 
 
 def test_the_handler_hooks_agentwire_overrides_exist_with_their_signatures() -> None:
