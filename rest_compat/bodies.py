@@ -6,9 +6,9 @@ not enforced twice, so the message a client gets always comes from one place.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from domain.vocabulary import InputPolicy
@@ -172,3 +172,21 @@ class UndoBody(Body):
         description="Roll back down to this step, inclusive; the last completed step when omitted.",
         json_schema_extra={"format": "uuid"},
     )
+
+
+RoleName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+class ApprovalPolicyBody(Body):
+    """Who decides an approval request and how many must agree (docs/approvals.md)."""
+
+    required: int = Field(default=1, ge=1, le=10, description="Distinct approvals needed.")
+    roles: list[RoleName] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Who may decide: holders of these roles; empty: the owner and admins.",
+    )
+    allow_self: bool = Field(default=True, description="Whether the task's owner may decide.")
+
+    def policy(self) -> dict[str, Any]:
+        return {"required": self.required, "roles": list(self.roles), "allowSelf": self.allow_self}

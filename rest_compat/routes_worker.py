@@ -13,7 +13,7 @@ from resolvers import executors as executor_resolvers
 from resolvers import worker as worker_resolvers
 from resolvers import worker_artifacts, worker_undo
 from resolvers.validation import parse_id
-from rest_compat.bodies import Body, text_schema
+from rest_compat.bodies import ApprovalPolicyBody, Body, text_schema
 from rest_compat.envelope import success
 from rest_compat.inputs import Param
 from rest_compat.routing import Call, Operation, Reply
@@ -216,10 +216,10 @@ class ApprovalRequestBody(LeasedBody):
         description="A repeat with the same key returns the existing request.",
         json_schema_extra=text_schema(255),
     )
-    approval: dict[str, Any] | None = Field(
+    approval: ApprovalPolicyBody | None = Field(
         default=None,
-        description="Who decides and how many must agree: `{required: 1..10, roles: [..], "
-        "allowSelf: bool}` (docs/approvals.md); the step's own policy when omitted.",
+        description="Who decides and how many must agree (docs/approvals.md); the step's own "
+        "policy when omitted.",
     )
 
 
@@ -463,7 +463,7 @@ async def approvals(call: Call) -> Response:
             timeout_seconds=body.timeout_seconds,
             on_timeout=body.on_timeout,
             dedupe_key=body.dedupe_key,
-            approval=body.approval,
+            approval=body.approval.policy() if body.approval is not None else None,
             **_lease(call),
         )
     )
