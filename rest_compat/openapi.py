@@ -220,7 +220,11 @@ def _operation(op: Operation) -> dict[str, Any]:
             "required": op.body_required,
             "content": {
                 "application/json": schema,
-                **({"application/x-www-form-urlencoded": schema} if op.form_body else {}),
+                **(
+                    {"application/x-www-form-urlencoded": {"schema": op.form_body}}
+                    if op.form_body is not None
+                    else {}
+                ),
             },
         }
     if op.auth == "none":

@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, Response
 
 from resolvers import approval_links as link_resolvers
 from resolvers.errors import ValidationFailedError
-from rest_compat.bodies import Body
+from rest_compat.bodies import Body, text_schema
 from rest_compat.envelope import success
 from rest_compat.errors import describe
 from rest_compat.inputs import Param, is_form_post, read_body, read_form
@@ -55,6 +55,18 @@ class LinkDecisionBody(Body):
     modified_parameters: dict[str, Any] | None = Field(
         default=None, description="Approve, but run the step with these parameters instead."
     )
+
+
+# What the link's HTML page posts: the two fields a browser form can carry.
+DECISION_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approved": {"type": "string", "enum": ["true", "false"]},
+        "message": {"type": "string", **text_schema(2000)},
+    },
+    "required": ["approved"],
+    "additionalProperties": False,
+}
 
 
 class LinkStepView(View):
@@ -223,6 +235,6 @@ OPERATIONS: tuple[Operation, ...] = (
         body=LinkDecisionBody,
         tag="approvals",
         auth="none",
-        form_body=True,
+        form_body=DECISION_FORM,
     ),
 )

@@ -64,8 +64,9 @@ class Operation:
     # "query_token": a task token may also come as `?access_token=` (EventSource cannot
     # send headers); "none": the route's own secret authenticates (approval links).
     auth: Literal["header", "query_token", "none"] = "header"
-    # The body may also be an HTML form post: the handler reads it (`body` documents it).
-    form_body: bool = False
+    # The body may also be an HTML form post with these fields (a JSON Schema of strings);
+    # the handler reads it.
+    form_body: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ async def run_operation(op: Operation, request: Request, deps: Dependencies) -> 
         params = read_params(request, op.params)
         body = (
             await read_body(request, op.body, required=op.body_required)
-            if op.body is not None and not op.form_body
+            if op.body is not None and op.form_body is None
             else None
         )
         return await op.handler(Call(request=request, ctx=ctx, params=params, body=body))
