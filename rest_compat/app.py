@@ -19,7 +19,7 @@ from rest_compat.errors import TransportError
 from rest_compat.legacy_ws import serve_legacy_socket
 from rest_compat.openapi import build_document
 from rest_compat.routes_approvals import OPERATIONS as APPROVAL_OPERATIONS
-from rest_compat.routes_events import POLL_OPERATION, stream_operation
+from rest_compat.routes_events import poll_operation, stream_operation
 from rest_compat.routes_links import OPERATIONS as LINK_OPERATIONS
 from rest_compat.routes_tasks import OPERATIONS as TASK_OPERATIONS
 from rest_compat.routes_worker import OPERATIONS as WORKER_OPERATIONS
@@ -38,7 +38,7 @@ def operations(*, heartbeat_seconds: float) -> tuple[Operation, ...]:
         # Before the task routes: `/agent/approvals` is not a task id.
         *APPROVAL_OPERATIONS,
         *TASK_OPERATIONS,
-        POLL_OPERATION,
+        poll_operation(heartbeat_seconds),
         stream_operation(heartbeat_seconds),
         *WORKER_OPERATIONS,
         *LINK_OPERATIONS,

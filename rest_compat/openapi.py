@@ -150,6 +150,18 @@ HEADERS: dict[str, Any] = {
         "schema": {"type": "string", "pattern": "^[0-9]+;w=[0-9]+$"},
     },
     "WWW-Authenticate": {"description": "The scheme to use.", "schema": {"type": "string"}},
+    "Stream-Next-Offset": {
+        "description": "Durable Streams: the offset to read from next.",
+        "schema": {"type": "string"},
+    },
+    "Stream-Up-To-Date": {
+        "description": "Durable Streams: `true` when the answer holds everything stored.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Stream-Cursor": {
+        "description": "Durable Streams: echo it as `cursor` on the next long-poll.",
+        "schema": {"type": "string"},
+    },
 }
 RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from auth.authenticate import AuthenticationError
 from resolvers import feeds as feed_resolvers
 from resolvers import polling
 from resolvers.context import RequestContext
 from resolvers.feeds import Start
-from rest_compat.envelope import dumps, error_payload, success
-from rest_compat.errors import describe
+from rest_compat import durable
+from rest_compat.envelope import dumps, success
 from rest_compat.inputs import Param
 from rest_compat.payloads import EventsPage
 from rest_compat.routes_tasks import TASK_ID
 from rest_compat.routing import Call, Operation, Reply
-from rest_compat.sse import with_heartbeats
+from rest_compat.sse import credential_ended_frame, with_heartbeats
 from rest_compat.views import EventJson
 from subscriptions.envelope import Event
 from subscriptions.feeds import TaskFeed
@@ -63,6 +63,7 @@ ACCESS_TOKEN = Param(
     "a browser's EventSource. A full user token is refused here with 401: URLs are written "
     "to logs.",
 )
+T = TypeVar("T")
 SSE_MEDIA_TYPE = "text/event-stream"
 # How long a browser waits before reconnecting a dropped stream.
 SSE_RETRY_MS = 1000
@@ -75,12 +76,13 @@ async def _gone(request: Request) -> None:
         pass
 
 
-async def _unless_gone(request: Request, waiting: asyncio.Task[list[Event]]) -> list[Event]:
-    """The poll's answer; no events if the client left or the server is stopping first,
+async def _unless_gone(request: Request, waiting: asyncio.Future[T], default: T) -> T:
+    """The poll's answer; `default` if the client left or the server is stopping first,
     so a long-poll never holds a shutdown for its whole `wait`."""
     gone = asyncio.ensure_future(_gone(request))
     try:
-        await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
+        racing: set[asyncio.Future[Any]] = {waiting, gone}
+        await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
     finally:
         gone.cancel()
         if not waiting.done():
@@ -88,10 +90,17 @@ async def _unless_gone(request: Request, waiting: asyncio.Task[list[Event]]) -> 
             waiting.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         return await waiting
-    return []
+    return default
 
 
 async def poll(call: Call) -> Response:
+    if durable.is_durable(call):
+        return await durable.read(
+            call,
+            waiting=lambda reading: _unless_gone(
+                call.request, asyncio.ensure_future(reading), None
+            ),
+        )
     after: int = call.params["after"]
     wait_seconds = float(call.params["wait"])
     watch = Watch(LONG_POLL)
@@ -104,7 +113,7 @@ async def poll(call: Call) -> Response:
             limit=call.params["limit"],
         )
         if wait_seconds > 0:
-            events = await _unless_gone(call.request, asyncio.ensure_future(polled))
+            events = await _unless_gone(call.request, asyncio.ensure_future(polled), [])
         else:
             events = await polled
         for event in events:
@@ -120,12 +129,6 @@ def sse_frame(event: Event) -> bytes:
     # Ephemeral events (queue_update) carry no id, so they never move the browser's cursor.
     head = f"id: {event.seq}\n" if event.seq is not None else ""
     return f"{head}event: {event.type.value}\ndata: ".encode() + dumps(event.to_wire()) + b"\n\n"
-
-
-def credential_ended_frame(reason: str, request_id: str) -> bytes:
-    """The last frame of a stream whose credential expired or was revoked."""
-    info = describe(AuthenticationError(reason))
-    return b"event: error\ndata: " + dumps(error_payload(info, request_id)) + b"\n\n"
 
 
 def sse_payload(event: Event) -> str:
@@ -215,18 +218,35 @@ def stream_operation(heartbeat_seconds: float) -> Operation:
     )
 
 
-POLL_OPERATION = Operation(
-    "GET",
-    "/agent/{taskId}/events",
-    "pollTaskEvents",
-    "Poll a task's events (long-polling fallback)",
-    "Stored events with seq greater than `after`, oldest first. When there are none yet, "
-    "waits up to `wait` seconds for one before answering with an empty list. Loop with "
-    "`after = nextAfter`.",
-    poll,
-    replies=(Reply(200, "Events after the cursor.", EventsPage),),
-    errors=(401, 403, 404, 422, 429, 503),
-    params=(TASK_ID, AFTER, WAIT, LIMIT, ACCESS_TOKEN),
-    tag="events",
-    auth="query_token",
-)
+def poll_operation(heartbeat_seconds: float) -> Operation:
+    async def handle(call: Call) -> Response:
+        if call.params["live"] == "sse":
+            return await durable.follow(call, heartbeat_seconds)
+        return await poll(call)
+
+    return Operation(
+        "GET",
+        "/agent/{taskId}/events",
+        "pollTaskEvents",
+        "Poll a task's events (long-polling fallback; Durable Streams reads)",
+        "Stored events with seq greater than `after`, oldest first. When there are none yet, "
+        "waits up to `wait` seconds for one before answering with an empty list. Loop with "
+        "`after = nextAfter`. With `offset` or `live` it is a Durable Streams read instead "
+        "(docs/rest.md): a JSON array of events with `Stream-Next-Offset` and "
+        "`Stream-Up-To-Date`, 204 when a long-poll times out, 410 for a pruned offset, "
+        "or Server-Sent Events with `live=sse`.",
+        handle,
+        replies=(
+            Reply(200, "Events after the cursor.", EventsPage),
+            Reply(
+                204,
+                "Durable Streams long-poll: nothing new within `timeout`.",
+                None,
+                headers=(durable.NEXT_OFFSET, durable.UP_TO_DATE, durable.CURSOR),
+            ),
+        ),
+        errors=(401, 403, 404, 410, 422, 429, 503),
+        params=(TASK_ID, AFTER, WAIT, LIMIT, ACCESS_TOKEN, *durable.PARAMS),
+        tag="events",
+        auth="query_token",
+    )

@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from auth.authenticate import AuthenticationError
+from rest_compat.envelope import dumps, error_payload
+from rest_compat.errors import describe
+
 SSE_MEDIA_TYPE = "text/event-stream"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 HEARTBEAT_FRAME = b": heartbeat\n\n"
@@ -49,3 +53,9 @@ async def with_heartbeats(
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def credential_ended_frame(reason: str, request_id: str) -> bytes:
+    """The last frame of a stream whose credential expired or was revoked."""
+    info = describe(AuthenticationError(reason))
+    return b"event: error\ndata: " + dumps(error_payload(info, request_id)) + b"\n\n"

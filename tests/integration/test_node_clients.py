@@ -1,5 +1,6 @@
 """Stock npm clients against a real server: the AG-UI HttpAgent (interrupt, resume, finish),
-graphql-sse and Apollo Client's multipart HttpLink (taskUpdates over plain HTTP)."""
+graphql-sse and Apollo Client's multipart HttpLink (taskUpdates over plain HTTP), and
+@durable-streams/client (Durable Streams reads of the polling route)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import orjson
 import pytest
 
 from tests.support.backends import in_ci
-from tests.support.clients import Api
+from tests.support.clients import Api, note, steps
+from tests.support.rest import Rest
 
 CLIENT_DIR = Path(__file__).resolve().parents[1] / "node_clients"
 
@@ -91,3 +93,44 @@ async def test_stock_http_streaming_clients_follow_task_updates(
     assert process.returncode == 0, err.decode()
     # then it sees every later event once, in order
     assert orjson.loads(out.splitlines()[-1]) == stored[1:]
+
+
+@pytest.mark.parametrize("mode", ["long-poll", "sse"])
+async def test_the_durable_streams_client_follows_a_task_to_its_end(
+    alice: Api, node_client: Path, mode: str
+) -> None:
+    rest = Rest(alice.server, alice.token)
+    # given a task paused on its approval
+    task = await rest.submit("follow", context=steps(note("a", 1, approval=True)))
+    waiting = await rest.wait_status(task["id"], "awaiting_approval")
+    # when @durable-streams/client follows it from the start (catch-up, then live)
+    env = {**os.environ, "AGENTWIRE_URL": alice.server.http_url, "AGENTWIRE_TOKEN": alice.token}
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        str(node_client.parent / "durable.mjs"),
+        mode,
+        task["id"],
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        first = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert first == b"caught-up\n", first
+        # and the task goes on only once it has caught up
+        decided = await rest.request(
+            "POST",
+            f"/api/agent/{task['id']}/approve",
+            json={"approvalId": waiting["task"]["pendingApproval"]["id"], "approved": True},
+        )
+        assert decided.status_code == 200, decided.text
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()
+    # then it saw every event of the task once, in order, to the end
+    last = (await rest.wait_status(task["id"], "completed"))["task"]["lastSeq"]
+    assert orjson.loads(out.splitlines()[-1]) == list(range(1, last + 1))
