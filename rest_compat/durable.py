@@ -56,8 +56,9 @@ LIVE = Param(
 CURSOR_PARAM = Param(
     "cursor",
     "query",
-    {"type": "string", "maxLength": 32, "pattern": "^[0-9]+$"},
-    "Durable Streams: the last `Stream-Cursor`, echoed (only for proxy collapsing).",
+    {"type": "string", "maxLength": 32},
+    "Durable Streams: the last `Stream-Cursor`, echoed (only for proxy collapsing; one "
+    "this server did not issue is ignored).",
 )
 TIMEOUT = Param(
     "timeout",
@@ -82,7 +83,7 @@ def stream_cursor(echoed: str | None) -> str:
     """The current interval; past the client's cursor when it already has this one, so a
     proxy never answers the same cached response forever (PROTOCOL.md section 8.1)."""
     interval = int((time.time() - CURSOR_EPOCH) // CURSOR_INTERVAL_SECONDS)
-    if echoed is not None and int(echoed) >= interval:
+    if echoed is not None and echoed.isascii() and echoed.isdigit() and int(echoed) >= interval:
         jitter_seconds = random.randint(1, 3600)  # not a secret: only spreads cursors
         interval = int(echoed) + max(1, jitter_seconds // CURSOR_INTERVAL_SECONDS)
     return str(interval)

@@ -198,6 +198,11 @@ def _operation(op: Operation) -> dict[str, Any]:
         else:
             ref = REF.format(model=f"{reply.data.__name__}Envelope")
             content = {reply.media_type: {"schema": {"$ref": ref}}}
+        for media_type, schema in reply.alternatives:
+            if media_type in content:
+                content[media_type] = {"schema": {"oneOf": [content[media_type]["schema"], schema]}}
+            else:
+                content[media_type] = {"schema": schema}
         responses[str(reply.status)] = {
             "description": reply.description,
             "headers": _headers(*reply.headers, *RATE_HEADERS),

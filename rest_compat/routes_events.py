@@ -237,7 +237,20 @@ def poll_operation(heartbeat_seconds: float) -> Operation:
         "or Server-Sent Events with `live=sse`.",
         handle,
         replies=(
-            Reply(200, "Events after the cursor.", EventsPage),
+            Reply(
+                200,
+                "Events after the cursor; with `offset` or `live=long-poll` a JSON array of "
+                "events (Durable Streams), with `live=sse` a text/event-stream.",
+                EventsPage,
+                headers=(durable.NEXT_OFFSET, durable.UP_TO_DATE, durable.CURSOR),
+                alternatives=(
+                    (
+                        "application/json",
+                        {"type": "array", "items": {"$ref": "#/components/schemas/EventJson"}},
+                    ),
+                    (SSE_MEDIA_TYPE, {"type": "string"}),
+                ),
+            ),
             Reply(
                 204,
                 "Durable Streams long-poll: nothing new within `timeout`.",

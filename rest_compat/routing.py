@@ -44,6 +44,9 @@ class Reply:
     data: type[View] | None = None
     media_type: str = "application/json"
     headers: tuple[str, ...] = ()
+    # Other bodies the same status may carry, as (media type, JSON Schema); one of the same
+    # media type as `data` is offered beside it (`oneOf`).
+    alternatives: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

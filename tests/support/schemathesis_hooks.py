@@ -3,8 +3,8 @@
 JSON Schema cannot say everything the document's descriptions promise; the hooks make
 generated requests follow those rules, so a valid-looking request is a valid one:
 
-- long-polling and claims may legally wait up to 30 s: `wait` is capped so the run
-  stays bounded;
+- long-polling and claims may legally wait up to 30 s: `wait` and `timeout` are capped
+  so the run stays bounded, and a Durable Streams `live=sse` (endless) is read as a long-poll;
 - `dateFrom` must not be after `dateTo` (documented on the history route): swapped;
 - `after` is an opaque cursor the API issued (documented): a generated one is replaced
   by a cursor of the form the API issues, for a random position;
@@ -39,9 +39,14 @@ def _issued_cursor(seed: str) -> str:
 def map_query(context: schemathesis.HookContext, query: dict[str, Any] | None) -> Any:
     if not query:
         return query
-    value = query.get("wait")
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0.2:
-        query["wait"] = 0.2
+    for bounded in ("wait", "timeout"):
+        value = query.get(bounded)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0.2:
+            query[bounded] = 0.2
+    if query.get("live") == "sse":
+        query["live"] = "long-poll"  # an endless stream cannot be checked request by request
+    if query.get("live") == "long-poll" and not isinstance(query.get("timeout"), int | float):
+        query["timeout"] = 0.2  # absent or empty: the 20 s default
     start, end = _moment(query.get("dateFrom")), _moment(query.get("dateTo"))
     if start is not None and end is not None:
         try:
