@@ -98,6 +98,12 @@ async def approve_batch(
     try:
         apply = _apply_all if atomic else _apply_each
         result = await apply(ctx, items, batch_id)
+    except _InterruptedError as stopped:
+        # Some answers were recorded before a race refused one: a repeat with the key must
+        # replay them, never apply them again.
+        if key is not None:
+            await _store(ctx, key, stopped.result)
+        raise stopped.error from None
     except DomainError:
         if key is not None:
             await _release(ctx, key)  # nothing changed: the key may be used again
@@ -105,6 +111,15 @@ async def approve_batch(
     if key is not None:
         await _store(ctx, key, result)
     return result
+
+
+class _InterruptedError(Exception):
+    """An atomic batch that a race stopped after some answers were recorded."""
+
+    def __init__(self, error: ConflictError, result: BatchResult) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.result = result
 
 
 async def _apply_all(
@@ -120,11 +135,24 @@ async def _apply_all(
         except DomainError as error:
             # Only a change between the check and this answer (a race) gets here.
             recorded = ", ".join(str(o.approval_id) for o in outcomes)
-            raise ConflictError(
+            conflict = ConflictError(
                 f"approval {item.answer.approval_id} could not be answered ({error.message}); "
                 f"recorded before it: {recorded or 'none'}",
                 hint="read the tasks again; answer what is still pending",
-            ) from error
+            )
+            if not outcomes:
+                raise conflict from error
+            refused = BatchOutcome(
+                item.answer.approval_id,
+                item.task_id,
+                None,
+                error_code=error.code,
+                error_message=error.message,
+            )
+            so_far = BatchResult(
+                batch_id=batch_id, atomic=True, replayed=False, outcomes=[*outcomes, refused]
+            )
+            raise _InterruptedError(conflict, so_far) from error
         outcomes.append(BatchOutcome(item.answer.approval_id, item.task_id, task))
     return BatchResult(batch_id=batch_id, atomic=True, replayed=False, outcomes=outcomes)
 
