@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from db.models import ApprovalDecision, ApprovalRequest, utcnow
-from db.repositories.approvals import decisions_by_approval_ids
 from domain.vocabulary import ApprovalStatus, EventType
 from engine.approval_policy import ApprovalPolicy
 from engine.approvals import Decision, record_decision
@@ -38,12 +37,11 @@ async def answer_approval(
     approved: bool,
     message: str | None,
     modified: dict[str, Any] | None,
-    earlier: list[ApprovalDecision] | None = None,
+    earlier: list[ApprovalDecision],
 ) -> ApprovalStatus:
-    """Record the answer; settle the request when its policy is met. Returns its status."""
+    """Record the answer; settle the request when its policy is met. Returns its status.
+    `earlier` are the request's decisions so far, which the caller read to check the person."""
     policy = ApprovalPolicy.from_json(approval.policy)
-    if earlier is None:
-        earlier = (await decisions_by_approval_ids(tx.session, [approval.id]))[0]
     before = dict(approval.modified_parameters or approval.parameters or {})
     if not approved:
         decision = ApprovalStatus.REJECTED
